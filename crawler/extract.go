@@ -1,0 +1,674 @@
+package crawler
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/affwatch/affwatch"
+)
+
+// DefaultFoldChars is how many characters of visible text a reader sees on the first
+// screen before scrolling; Page.FoldOffset is set from it.
+const DefaultFoldChars = 1200
+
+// ExtractOptions are what the extractor needs beyond the HTML.
+type ExtractOptions struct {
+	// Program, when set, adds its landing domains (generic ?ref= links) and its own
+	// disclosure phrases.
+	Program *affwatch.Program
+	// FoldChars overrides DefaultFoldChars.
+	FoldChars int
+}
+
+// Extract reads an HTML document into the content fields of a Page document (title,
+// text, blocks, links, embeds, disclosures, coupons, prices, in-page redirects). pageURL
+// resolves relative links. Malformed HTML is read the way a browser would; Extract never
+// panics on hostile input.
+func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Page, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("extract %s: %v", pageURL, r)
+		}
+	}()
+	base, err := url.Parse(pageURL)
+	if err != nil {
+		return page, fmt.Errorf("extract: page url %q: %w", pageURL, err)
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		return page, fmt.Errorf("extract %s: parse html: %w", pageURL, err)
+	}
+	x := &extractor{
+		base:   base,
+		opt:    opt,
+		hidden: hiddenByStylesheet(doc),
+		sel:    map[*html.Node]string{},
+	}
+	if opt.FoldChars <= 0 {
+		x.opt.FoldChars = DefaultFoldChars
+	}
+	page.SchemaVersion = affwatch.PageSchemaVersion
+	page.Title = normSpace(doc.Find("title").First().Text())
+	page.Lang, _ = doc.Find("html").Attr("lang")
+	if b, ok := doc.Find("base[href]").First().Attr("href"); ok {
+		if bu, err := base.Parse(strings.TrimSpace(b)); err == nil {
+			x.base = bu
+		}
+	}
+	for _, n := range doc.Nodes {
+		x.walk(n, false)
+	}
+	x.flush()
+	page.Text = x.text.String()
+	page.Blocks, page.Links, page.Embeds, page.Redirects = x.blocks, x.links, x.embeds, x.redirects
+	page.FoldOffset = min(x.opt.FoldChars, x.runes)
+	x.findInBlocks(&page)
+	nonNil(&page)
+	return page, nil
+}
+
+// nonNil makes the page's lists empty rather than null, so policies can count them.
+func nonNil(p *affwatch.Page) {
+	if p.Blocks == nil {
+		p.Blocks = []affwatch.Block{}
+	}
+	if p.Links == nil {
+		p.Links = []affwatch.Link{}
+	}
+	if p.Embeds == nil {
+		p.Embeds = []affwatch.Embed{}
+	}
+	if p.Redirects == nil {
+		p.Redirects = []affwatch.Redirect{}
+	}
+	if p.Disclosures == nil {
+		p.Disclosures = []affwatch.Disclosure{}
+	}
+	if p.Coupons == nil {
+		p.Coupons = []affwatch.Coupon{}
+	}
+	if p.Prices == nil {
+		p.Prices = []affwatch.Price{}
+	}
+	for i := range p.Links {
+		if p.Links[i].Rel == nil {
+			p.Links[i].Rel = []string{}
+		}
+	}
+}
+
+// extractor walks the document once, in reading order, building the visible text and
+// recording where each link, embed and block sits in it.
+type extractor struct {
+	base   *url.URL
+	opt    ExtractOptions
+	hidden map[*html.Node]bool // hidden by a <style> rule
+	sel    map[*html.Node]string
+
+	text  strings.Builder // visible text so far
+	runes int             // rune count of text
+
+	// the block being filled
+	cur struct {
+		node   *html.Node
+		hidden bool
+		buf    []rune
+	}
+	blocks    []affwatch.Block
+	links     []affwatch.Link
+	embeds    []affwatch.Embed
+	redirects []affwatch.Redirect
+}
+
+// skipped elements carry no reader-visible text.
+var skipped = map[atom.Atom]bool{
+	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true, atom.Head: true,
+	atom.Svg: true, atom.Math: true, atom.Select: true, atom.Textarea: true, atom.Object: true,
+}
+
+// blockTags start a new block of text.
+var blockTags = map[atom.Atom]bool{
+	atom.P: true, atom.Div: true, atom.Section: true, atom.Article: true, atom.Aside: true, atom.Header: true,
+	atom.Footer: true, atom.Nav: true, atom.Main: true, atom.H1: true, atom.H2: true, atom.H3: true, atom.H4: true,
+	atom.H5: true, atom.H6: true, atom.Li: true, atom.Ul: true, atom.Ol: true, atom.Dl: true, atom.Dt: true, atom.Dd: true,
+	atom.Table: true, atom.Tr: true, atom.Td: true, atom.Th: true, atom.Caption: true, atom.Blockquote: true,
+	atom.Pre: true, atom.Figure: true, atom.Figcaption: true, atom.Form: true, atom.Fieldset: true, atom.Br: true,
+	atom.Hr: true, atom.Body: true, atom.Html: true, atom.Details: true, atom.Summary: true, atom.Address: true,
+	atom.Button: true, atom.Label: true,
+}
+
+func (x *extractor) walk(n *html.Node, hidden bool) {
+	switch n.Type {
+	case html.TextNode:
+		x.addText(n.Data)
+		return
+	case html.DocumentNode:
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			x.walk(c, hidden)
+		}
+		return
+	case html.ElementNode:
+	default:
+		return
+	}
+	if n.DataAtom == atom.Head {
+		x.scanHead(n)
+		return
+	}
+	if n.DataAtom == atom.Script {
+		x.scanScript(n, hidden)
+		return
+	}
+	if skipped[n.DataAtom] {
+		return
+	}
+	h := hidden || x.isHidden(n)
+	block := blockTags[n.DataAtom] || h != hidden
+	if block {
+		x.flush()
+		x.cur.node, x.cur.hidden = n, h
+	}
+	switch n.DataAtom {
+	case atom.A, atom.Area:
+		x.link(n, h)
+	case atom.Iframe, atom.Frame, atom.Img, atom.Embed, atom.Video, atom.Audio, atom.Source:
+		x.embed(n, h)
+	case atom.Link:
+		x.linkTag(n, h)
+	case atom.Meta:
+		x.meta(n)
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		x.walk(c, h)
+	}
+	if block {
+		x.flush()
+		// text after this element belongs to its parent's block
+		x.cur.node, x.cur.hidden = n.Parent, hidden
+	}
+}
+
+// addText appends text to the current block, folding white space.
+func (x *extractor) addText(s string) {
+	for _, r := range s {
+		if unicode.IsSpace(r) || r == '\u00a0' {
+			if len(x.cur.buf) > 0 && x.cur.buf[len(x.cur.buf)-1] != ' ' {
+				x.cur.buf = append(x.cur.buf, ' ')
+			}
+			continue
+		}
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			continue
+		}
+		x.cur.buf = append(x.cur.buf, r)
+	}
+}
+
+// offset is where the next visible character will sit in the page text.
+func (x *extractor) offset() int {
+	if x.cur.hidden {
+		return x.blockStart()
+	}
+	return x.blockStart() + len(x.cur.buf)
+}
+
+// blockStart is where the current block starts (or would start) in the page text.
+func (x *extractor) blockStart() int {
+	if x.runes == 0 {
+		return 0
+	}
+	return x.runes + 1 // after the "\n" that separates blocks
+}
+
+// flush ends the current block.
+func (x *extractor) flush() {
+	buf := x.cur.buf
+	for len(buf) > 0 && buf[len(buf)-1] == ' ' {
+		buf = buf[:len(buf)-1]
+	}
+	x.cur.buf = x.cur.buf[:0]
+	if len(buf) == 0 {
+		return
+	}
+	b := affwatch.Block{Offset: x.blockStart(), Tag: "", Text: string(buf), Hidden: x.cur.hidden}
+	if x.cur.node != nil {
+		b.Tag, b.Selector = x.cur.node.Data, x.selector(x.cur.node)
+	}
+	if !x.cur.hidden {
+		if x.runes > 0 {
+			x.text.WriteByte('\n')
+			x.runes++
+		}
+		x.text.WriteString(b.Text)
+		x.runes += len(buf)
+	}
+	x.blocks = append(x.blocks, b)
+}
+
+func attr(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && strings.EqualFold(a.Key, key) {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+// resolve makes an href absolute; it returns "" for non-web links (mailto:, javascript:).
+func (x *extractor) resolve(href string) string {
+	href = strings.TrimSpace(href)
+	if href == "" || strings.HasPrefix(href, "#") {
+		return ""
+	}
+	u, err := x.base.Parse(href)
+	if err != nil {
+		return ""
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return ""
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+func (x *extractor) classify(abs string) *affwatch.AffiliateLink {
+	return ClassifyForProgram(abs, x.opt.Program)
+}
+
+func (x *extractor) link(n *html.Node, hidden bool) {
+	raw, _ := attr(n, "href")
+	abs := x.resolve(raw)
+	if abs == "" {
+		return
+	}
+	rel, _ := attr(n, "rel")
+	l := affwatch.Link{
+		Href:      abs,
+		Text:      normSpace(nodeText(n)),
+		Rel:       strings.Fields(strings.ToLower(rel)),
+		Offset:    x.offset(),
+		Selector:  x.selector(n),
+		Hidden:    hidden,
+		Affiliate: x.classify(abs),
+	}
+	if l.Text == "" {
+		if alt := imgAlt(n); alt != "" {
+			l.Text = alt
+		}
+	}
+	x.links = append(x.links, l)
+}
+
+func (x *extractor) embed(n *html.Node, hidden bool) {
+	src, _ := attr(n, "src")
+	abs := x.resolve(src)
+	if abs == "" {
+		return
+	}
+	w, h := dimension(n, "width"), dimension(n, "height")
+	tiny := (w >= 0 && w <= 1) || (h >= 0 && h <= 1)
+	e := affwatch.Embed{
+		Kind:      embedKind(n.DataAtom),
+		Src:       abs,
+		Width:     w,
+		Height:    h,
+		Offset:    x.offset(),
+		Selector:  x.selector(n),
+		Hidden:    hidden || tiny,
+		Affiliate: x.classify(abs),
+	}
+	x.embeds = append(x.embeds, e)
+}
+
+func embedKind(a atom.Atom) string {
+	switch a {
+	case atom.Iframe, atom.Frame:
+		return "iframe"
+	case atom.Img:
+		return "image"
+	default:
+		return a.String()
+	}
+}
+
+// linkTag records <link rel=prefetch|preload|prerender>: the browser fetches them unasked.
+func (x *extractor) linkTag(n *html.Node, hidden bool) {
+	rel, _ := attr(n, "rel")
+	for _, r := range strings.Fields(strings.ToLower(rel)) {
+		if r == "prefetch" || r == "preload" || r == "prerender" {
+			href, _ := attr(n, "href")
+			if abs := x.resolve(href); abs != "" {
+				x.embeds = append(x.embeds, affwatch.Embed{Kind: r, Src: abs, Width: -1, Height: -1, Offset: x.offset(),
+					Selector: x.selector(n), Hidden: true, Affiliate: x.classify(abs)})
+			}
+			return
+		}
+	}
+}
+
+var refreshURL = regexp.MustCompile(`(?i)^\s*(\d+(?:\.\d+)?)?\s*[;,]?\s*(?:url\s*=\s*)?['"]?([^'"]*)['"]?\s*$`)
+
+// meta records a <meta http-equiv="refresh"> that sends the reader elsewhere.
+func (x *extractor) meta(n *html.Node) {
+	eq, _ := attr(n, "http-equiv")
+	if !strings.EqualFold(strings.TrimSpace(eq), "refresh") {
+		return
+	}
+	content, _ := attr(n, "content")
+	m := refreshURL.FindStringSubmatch(content)
+	if m == nil || strings.TrimSpace(m[2]) == "" {
+		return
+	}
+	if abs := x.resolve(m[2]); abs != "" {
+		x.redirects = append(x.redirects, affwatch.Redirect{From: x.base.String(), To: abs, Kind: "meta", Affiliate: x.classify(abs)})
+	}
+}
+
+func (x *extractor) scanHead(n *html.Node) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		switch c.DataAtom {
+		case atom.Meta:
+			x.meta(c)
+		case atom.Link:
+			x.linkTag(c, true)
+		case atom.Script:
+			x.scanScript(c, true)
+		}
+	}
+}
+
+// jsLocation finds simple script redirects: location = "...", location.href = "...",
+// location.replace("...") and location.assign("...").
+var jsLocation = regexp.MustCompile(`(?:window\.|document\.|top\.|self\.)?location(?:\.href)?\s*(?:=\s*|\.(?:replace|assign)\(\s*)["']([^"']+)["']`)
+
+// scanScript records script embeds (src) and simple location redirects in inline scripts.
+func (x *extractor) scanScript(n *html.Node, hidden bool) {
+	if src, ok := attr(n, "src"); ok {
+		if abs := x.resolve(src); abs != "" {
+			x.embeds = append(x.embeds, affwatch.Embed{Kind: "script", Src: abs, Width: -1, Height: -1, Offset: x.offset(),
+				Selector: x.selector(n), Hidden: true, Affiliate: x.classify(abs)})
+		}
+		return
+	}
+	body := nodeText(n)
+	if len(body) > 1<<20 {
+		body = body[:1<<20]
+	}
+	for _, m := range jsLocation.FindAllStringSubmatch(body, 8) {
+		if abs := x.resolve(m[1]); abs != "" {
+			x.redirects = append(x.redirects, affwatch.Redirect{From: x.base.String(), To: abs, Kind: "js", Affiliate: x.classify(abs)})
+		}
+	}
+}
+
+func nodeText(n *html.Node) string {
+	var b strings.Builder
+	var f func(*html.Node)
+	f = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			f(c)
+		}
+	}
+	f(n)
+	return b.String()
+}
+
+func imgAlt(n *html.Node) string {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && c.DataAtom == atom.Img {
+			if alt, ok := attr(c, "alt"); ok {
+				return normSpace(alt)
+			}
+		}
+		if s := imgAlt(c); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func normSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// selector builds a CSS path that finds the element again: an id where there is one,
+// otherwise tag names with :nth-of-type up to the nearest ancestor with an id.
+func (x *extractor) selector(n *html.Node) string {
+	if s, ok := x.sel[n]; ok {
+		return s
+	}
+	var s string
+	switch {
+	case n == nil || n.Type != html.ElementNode:
+		s = ""
+	case idOf(n) != "":
+		s = n.Data + "#" + cssIdent(idOf(n))
+	case n.DataAtom == atom.Html || n.DataAtom == atom.Body:
+		s = n.Data
+	default:
+		k, same := 1, false
+		for p := n.PrevSibling; p != nil; p = p.PrevSibling {
+			if p.Type == html.ElementNode && p.Data == n.Data {
+				k++
+			}
+		}
+		for p := n.NextSibling; p != nil && !same; p = p.NextSibling {
+			same = p.Type == html.ElementNode && p.Data == n.Data
+		}
+		s = n.Data
+		if k > 1 || same {
+			s += ":nth-of-type(" + strconv.Itoa(k) + ")"
+		}
+		if parent := x.selector(n.Parent); parent != "" {
+			s = parent + " > " + s
+		}
+	}
+	x.sel[n] = s
+	return s
+}
+
+func idOf(n *html.Node) string {
+	id, _ := attr(n, "id")
+	return strings.TrimSpace(id)
+}
+
+var cssIdentOK = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+func cssIdent(s string) string {
+	if cssIdentOK.MatchString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_') {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\%x ", r)
+		}
+	}
+	return b.String()
+}
+
+// hiddenByStylesheet finds elements that <style> rules with simple selectors hide.
+func hiddenByStylesheet(doc *goquery.Document) map[*html.Node]bool {
+	hidden := map[*html.Node]bool{}
+	doc.Find("style").Each(func(_ int, s *goquery.Selection) {
+		css := s.Text()
+		if len(css) > 1<<20 {
+			css = css[:1<<20]
+		}
+		for _, rule := range cssRules(css) {
+			if !hidingDecls(rule.decls) {
+				continue
+			}
+			for _, sel := range strings.Split(rule.selectors, ",") {
+				sel = strings.TrimSpace(sel)
+				if sel == "" || strings.ContainsAny(sel, ":[") {
+					continue // pseudo-classes and attribute selectors are beyond a simple reading
+				}
+				m, err := cascadia.Compile(sel)
+				if err != nil {
+					continue
+				}
+				for _, n := range doc.FindMatcher(m).Nodes {
+					hidden[n] = true
+				}
+			}
+		}
+	})
+	return hidden
+}
+
+type cssRule struct{ selectors, decls string }
+
+var cssComment = regexp.MustCompile(`(?s)/\*.*?\*/`)
+
+// cssRules splits a stylesheet into top-level rules; at-rules' bodies (media queries) are
+// skipped, since whether they apply depends on the reader's screen.
+func cssRules(css string) []cssRule {
+	css = cssComment.ReplaceAllString(css, "")
+	var out []cssRule
+	for len(css) > 0 {
+		open := strings.IndexByte(css, '{')
+		if open < 0 {
+			break
+		}
+		head := strings.TrimSpace(css[:open])
+		depth, end := 0, -1
+		for i := open; i < len(css); i++ {
+			if css[i] == '{' {
+				depth++
+			} else if css[i] == '}' {
+				depth--
+				if depth == 0 {
+					end = i
+					break
+				}
+			}
+		}
+		if end < 0 {
+			break
+		}
+		if !strings.HasPrefix(head, "@") {
+			out = append(out, cssRule{selectors: head, decls: css[open+1 : end]})
+		}
+		css = css[end+1:]
+	}
+	return out
+}
+
+// isHidden reports whether the element itself is hidden from a reader.
+func (x *extractor) isHidden(n *html.Node) bool {
+	if x.hidden[n] {
+		return true
+	}
+	if _, ok := attr(n, "hidden"); ok {
+		return true
+	}
+	if t, _ := attr(n, "type"); n.DataAtom == atom.Input && strings.EqualFold(t, "hidden") {
+		return true
+	}
+	style, _ := attr(n, "style")
+	return style != "" && hidingDecls(style)
+}
+
+// hidingDecls reports whether CSS declarations hide an element from a reader:
+// display:none, visibility:hidden, opacity:0, zero or one-pixel size, or positioning
+// far off-screen.
+func hidingDecls(decls string) bool {
+	var w, h = -1.0, -1.0
+	offscreen := false
+	for _, d := range strings.Split(decls, ";") {
+		prop, val, ok := strings.Cut(d, ":")
+		if !ok {
+			continue
+		}
+		prop = strings.ToLower(strings.TrimSpace(prop))
+		val = strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(val), "!important")))
+		switch prop {
+		case "display":
+			if val == "none" {
+				return true
+			}
+		case "visibility":
+			if val == "hidden" || val == "collapse" {
+				return true
+			}
+		case "opacity":
+			if f, err := strconv.ParseFloat(val, 64); err == nil && f <= 0.01 {
+				return true
+			}
+		case "width", "max-width":
+			if px, ok := cssPx(val); ok && px <= 1 {
+				w = px
+			}
+		case "height", "max-height":
+			if px, ok := cssPx(val); ok && px <= 1 {
+				h = px
+			}
+		case "left", "top", "right", "text-indent", "margin-left", "margin-top":
+			if px, ok := cssPx(val); ok && px <= -500 {
+				offscreen = true
+			}
+		case "clip":
+			if strings.HasPrefix(strings.ReplaceAll(val, " ", ""), "rect(0") {
+				offscreen = true
+			}
+		case "transform":
+			if strings.Contains(val, "scale(0)") {
+				return true
+			}
+		}
+	}
+	return offscreen || (w >= 0 && w <= 1) || (h >= 0 && h <= 1)
+}
+
+// cssPx reads a length in px (or a bare number, or 0 in any unit).
+func cssPx(v string) (float64, bool) {
+	v = strings.TrimSpace(v)
+	num := strings.TrimSuffix(v, "px")
+	if num == v && v != "0" && strings.TrimLeft(v, "-0123456789.") != "" {
+		if strings.TrimRight(v, "abcdefghijklmnopqrstuvwxyz%") == "0" {
+			return 0, true
+		}
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	return f, err == nil
+}
+
+// dimension reads an element's width or height in pixels from its attribute or inline
+// style; -1 means not stated.
+func dimension(n *html.Node, prop string) int {
+	if style, ok := attr(n, "style"); ok {
+		for _, d := range strings.Split(style, ";") {
+			p, val, ok := strings.Cut(d, ":")
+			if ok && strings.EqualFold(strings.TrimSpace(p), prop) {
+				if px, ok := cssPx(strings.ToLower(val)); ok {
+					return int(px)
+				}
+			}
+		}
+	}
+	if v, ok := attr(n, prop); ok {
+		if px, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), "px")); err == nil {
+			return px
+		}
+	}
+	return -1
+}

@@ -1,0 +1,194 @@
+package crawler
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/affwatch/affwatch"
+)
+
+// disclosurePatterns are the wordings that disclose a material connection to a reader:
+// affiliate links, commissions, sponsorship, payment. Each match is a disclosure; the
+// matched words are its phrase.
+var disclosurePatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)\baffiliate (?:links?|commissions?|partners?(?:hips?)?|programs?|marketing|relationships?|advertising)\b`),
+	regexp.MustCompile(`(?i)\b(?:contains?|includes?|uses?|has|may contain|may include)\s+(?:some\s+)?affiliate\b`),
+	regexp.MustCompile(`(?i)\b(?:we|i|the site|this site|our site|the author|this blog)\s+(?:may\s+|might\s+|will\s+|could\s+)?(?:earn|receive|get|make)s?\s+(?:a\s+)?(?:small\s+)?(?:commissions?|compensation|a share|money|fees?|a fee|revenue|a portion)\b`),
+	regexp.MustCompile(`(?i)\bearns? (?:a |an )?(?:small )?(?:commissions?|fees?) from\b`),
+	regexp.MustCompile(`(?i)\b(?:as an amazon associate|amazon services llc associates program|earn from qualifying purchases)\b`),
+	regexp.MustCompile(`(?i)\b(?:at no (?:extra|additional) (?:cost|charge) to you)\b`),
+	regexp.MustCompile(`(?i)\b(?:(?:is|was|are|were) )?(?:sponsored by|paid partnership|paid promotion|paid (?:post|endorsement|advertisement)|sponsored (?:post|content|article|review))\b`),
+	regexp.MustCompile(`(?i)\b(?:we|i) (?:may )?(?:be|are|am|get|got|was|were) (?:compensated|paid)\b`),
+	regexp.MustCompile(`(?i)\bmaterial connection\b`),
+	regexp.MustCompile(`(?i)\bcommissions? (?:for|on|from) (?:purchases|sales|qualifying)\b`),
+	regexp.MustCompile(`(?i)(?:^|\s)#(?:ad|sponsored|affiliate|affiliatelink|paidpartnership|werbung|anzeige)\b`),
+	regexp.MustCompile(`(?i)\b(?:affiliate disclosure|advertising disclosure|ftc disclosure|disclosure policy)\b`),
+	regexp.MustCompile(`(?i)\b(?:provisionslinks?|affiliate-links?|werbelinks?)\b`),
+}
+
+// sentenceEnd splits block text into sentences for disclosure matching.
+var sentenceEnd = regexp.MustCompile(`[.!?。](?:\s+|$)`)
+
+// findInBlocks finds disclosures, coupon codes and prices in the page's blocks.
+func (x *extractor) findInBlocks(p *affwatch.Page) {
+	var extra []string
+	if x.opt.Program != nil {
+		for _, ph := range x.opt.Program.DisclosurePhrases {
+			if ph = strings.TrimSpace(ph); ph != "" {
+				extra = append(extra, strings.ToLower(ph))
+			}
+		}
+	}
+	for _, b := range p.Blocks {
+		for _, sent := range sentences(b.Text) {
+			phrase := disclosurePhrase(sent.text, extra)
+			if phrase == "" {
+				continue
+			}
+			off := b.Offset
+			if !b.Hidden {
+				off += sent.offset
+			}
+			p.Disclosures = append(p.Disclosures, affwatch.Disclosure{Text: sent.text, Phrase: phrase, Offset: off,
+				Selector: b.Selector, Hidden: b.Hidden})
+		}
+		if b.Hidden {
+			continue
+		}
+		for _, m := range couponCode.FindAllStringSubmatchIndex(b.Text, -1) {
+			code := b.Text[m[2]:m[3]]
+			if !looksLikeCode(code) {
+				continue
+			}
+			p.Coupons = append(p.Coupons, affwatch.Coupon{Code: code, Offset: b.Offset + utf8.RuneCountInString(b.Text[:m[2]]),
+				Context: around(b.Text, m[0], m[1])})
+		}
+		for _, m := range priceRe.FindAllStringSubmatchIndex(b.Text, -1) {
+			pr, ok := parsePrice(b.Text, m)
+			if !ok {
+				continue
+			}
+			pr.Offset = b.Offset + utf8.RuneCountInString(b.Text[:m[0]])
+			pr.Context = around(b.Text, m[0], m[1])
+			p.Prices = append(p.Prices, pr)
+		}
+	}
+}
+
+type sentence struct {
+	text   string
+	offset int // runes from the start of the block
+}
+
+func sentences(text string) []sentence {
+	var out []sentence
+	start := 0
+	add := func(end int) {
+		s := strings.TrimSpace(text[start:end])
+		if s != "" {
+			lead := len(text[start:end]) - len(strings.TrimLeft(text[start:end], " "))
+			out = append(out, sentence{text: s, offset: utf8.RuneCountInString(text[:start+lead])})
+		}
+	}
+	for _, m := range sentenceEnd.FindAllStringIndex(text, -1) {
+		add(m[1])
+		start = m[1]
+	}
+	if start < len(text) {
+		add(len(text))
+	}
+	return out
+}
+
+// disclosurePhrase returns the disclosing words of a sentence, or "".
+func disclosurePhrase(s string, extra []string) string {
+	for _, re := range disclosurePatterns {
+		if loc := re.FindStringIndex(s); loc != nil {
+			return strings.TrimSpace(s[loc[0]:loc[1]])
+		}
+	}
+	if len(extra) > 0 {
+		low := strings.ToLower(s)
+		for _, ph := range extra {
+			if i := strings.Index(low, ph); i >= 0 {
+				return s[i : i+len(ph)]
+			}
+		}
+	}
+	return ""
+}
+
+// couponCode finds codes introduced as such: "code SAVE20", "coupon: SAVE20", "use SAVE20 at checkout".
+var couponCode = regexp.MustCompile(`(?i)(?:promo(?:tional)?\s+code|coupon(?:\s+code)?|discount\s+code|voucher(?:\s+code)?|gutscheincode|rabattcode|code|use)\s*[:"“'‘]?\s*["“'‘]?([A-Z0-9][A-Z0-9_-]{3,24})\b`)
+
+// looksLikeCode keeps codes that are written the way codes are (capitals and digits), not words.
+func looksLikeCode(code string) bool {
+	upper, digit := 0, 0
+	for _, r := range code {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			upper++
+		case r >= '0' && r <= '9':
+			digit++
+		case r >= 'a' && r <= 'z':
+			return false
+		}
+	}
+	return upper > 0 && (digit > 0 || upper >= 4) && !commonCaps[code]
+}
+
+var commonCaps = map[string]bool{"HERE": true, "THIS": true, "THAT": true, "NOW": true, "FREE": true, "SALE": true, "CODE": true, "THE": true}
+
+// priceRe finds amounts with a currency symbol or code before or after them.
+var priceRe = regexp.MustCompile(`(?i)(?:(?P<sym>[$€£¥₹])\s?(?P<num>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))|(?:(?P<num2>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s?(?P<code>USD|EUR|GBP|JPY|CAD|AUD|CHF|€|円))\b`)
+
+var currencyOf = map[string]string{"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "円": "JPY"}
+
+func parsePrice(text string, m []int) (affwatch.Price, bool) {
+	group := func(name string) string {
+		i := priceRe.SubexpIndex(name)
+		if m[2*i] < 0 {
+			return ""
+		}
+		return text[m[2*i]:m[2*i+1]]
+	}
+	num, cur := group("num"), group("sym")
+	if num == "" {
+		num, cur = group("num2"), group("code")
+	}
+	if c, ok := currencyOf[cur]; ok {
+		cur = c
+	}
+	cur = strings.ToUpper(cur)
+	// 1.234,56 (European) or 1,234.56 (English): the last separator followed by 1-2
+	// digits is the decimal point.
+	dec := ""
+	if i := strings.LastIndexAny(num, ".,"); i >= 0 && len(num)-i-1 <= 2 {
+		dec = num[i+1:]
+		num = num[:i]
+	}
+	num = strings.NewReplacer(",", "", ".", "").Replace(num)
+	if dec != "" {
+		num += "." + dec
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return affwatch.Price{}, false
+	}
+	return affwatch.Price{Amount: f, Currency: cur, Raw: text[m[0]:m[1]]}, true
+}
+
+// around returns the text around a match, for evidence.
+func around(text string, start, end int) string {
+	const span = 60
+	a, b := max(0, start-span), min(len(text), end+span)
+	for a > 0 && !utf8.RuneStart(text[a]) {
+		a--
+	}
+	for b < len(text) && !utf8.RuneStart(text[b]) {
+		b++
+	}
+	return strings.TrimSpace(text[a:b])
+}

@@ -1,0 +1,61 @@
+package crawler
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// ErrForbiddenAddress is returned when a partner-supplied URL resolves to an address the
+// crawler must not reach: loopback, private, link-local, cloud metadata and the like.
+var ErrForbiddenAddress = errors.New("forbidden address")
+
+// forbiddenPrefixes are ranges that net/netip's predicates do not name but that are not
+// the public internet: shared address space (carrier NAT), benchmarking, and the
+// documentation ranges.
+var forbiddenPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+}
+
+// Forbidden reports whether a crawl of partner content must not connect to ip.
+func Forbidden(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return true
+	}
+	for _, p := range forbiddenPrefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// guardedDialer returns a dialer that checks every address after DNS resolution, so that
+// neither a hostname pointing inside nor a redirect to an internal address gets through.
+func guardedDialer(allowPrivate bool) *net.Dialer {
+	d := &net.Dialer{}
+	if allowPrivate {
+		return d
+	}
+	d.Control = func(network, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || Forbidden(ip) {
+			return fmt.Errorf("%w: %s", ErrForbiddenAddress, host)
+		}
+		return nil
+	}
+	return d
+}

@@ -1,0 +1,97 @@
+package affwatch
+
+import "time"
+
+// Program is one advertiser's affiliate program and the guidelines its partners must keep.
+// Its JSON form is what policies read as data.programs.<id>.
+type Program struct {
+	ID   string `json:"id" yaml:"id"`
+	Name string `json:"name" yaml:"name"`
+	// BrandTerms are the advertiser's trademarks (for trademark-misuse rules).
+	BrandTerms []string `json:"brand_terms" yaml:"brand_terms"`
+	// LandingDomains are the advertiser's own domains: affiliate links must land there.
+	LandingDomains []string `json:"landing_domains" yaml:"landing_domains"`
+	// DisclosurePhrases are phrases the program accepts as a clear disclosure, on top of
+	// the ones the extractor recognises by itself.
+	DisclosurePhrases []string `json:"disclosure_phrases" yaml:"disclosure_phrases"`
+	// ProhibitedClaims are phrases partners must not use about the product.
+	ProhibitedClaims []string `json:"prohibited_claims" yaml:"prohibited_claims"`
+	// AffiliateIDs are the IDs the program itself owns per network (e.g. its Amazon tag),
+	// so a link carrying another ID to the program's product is a hijack.
+	AffiliateIDs map[string][]string `json:"affiliate_ids" yaml:"affiliate_ids"`
+	// Coupons are the codes the program has issued, with their validity.
+	Coupons []ProgramCoupon `json:"coupons" yaml:"coupons"`
+	// SeverityOverrides change a rule's severity for this program (rule id -> severity).
+	SeverityOverrides map[string]Severity `json:"severity_overrides" yaml:"severity_overrides"`
+	// DisabledRules are rule ids that do not apply to this program.
+	DisabledRules []string `json:"disabled_rules" yaml:"disabled_rules"`
+	// Exceptions suppress findings the program has agreed to, until they expire.
+	Exceptions []Exception `json:"exceptions" yaml:"exceptions"`
+}
+
+// ProgramCoupon is a coupon code an advertiser issued, valid between two dates.
+type ProgramCoupon struct {
+	Code       string `json:"code" yaml:"code"`
+	ValidFrom  string `json:"valid_from,omitempty" yaml:"valid_from"`
+	ValidUntil string `json:"valid_until,omitempty" yaml:"valid_until"`
+	// Affiliates, when set, are the only affiliates allowed to publish the code.
+	Affiliates []string `json:"affiliates,omitempty" yaml:"affiliates"`
+}
+
+// Exception is an agreed deviation: findings of Rule for Affiliate on URLs matching URLGlob
+// are kept but suppressed, with Reason, until Expires.
+type Exception struct {
+	Rule      string `json:"rule" yaml:"rule"`
+	Affiliate string `json:"affiliate,omitempty" yaml:"affiliate"`
+	URLGlob   string `json:"url_glob,omitempty" yaml:"url_glob"`
+	Reason    string `json:"reason" yaml:"reason"`
+	Expires   string `json:"expires,omitempty" yaml:"expires"`
+}
+
+// Affiliate is a partner who promotes a program on their own sites, and the manager at the
+// advertiser who answers for them.
+type Affiliate struct {
+	ID           string `json:"id" yaml:"id"`
+	Name         string `json:"name" yaml:"name"`
+	Program      string `json:"program" yaml:"program"`
+	ManagerEmail string `json:"manager_email" yaml:"manager"`
+	// Sites are the seed URLs of the affiliate's pages.
+	Sites []string `json:"sites" yaml:"sites"`
+	// NetworkIDs are the affiliate's own IDs per network ("amazon" -> "mytag-20"): links
+	// on the affiliate's pages that carry other IDs are suspect.
+	NetworkIDs map[string]string `json:"network_ids" yaml:"network_ids"`
+}
+
+// ScanStatus is where a scan run stands.
+type ScanStatus string
+
+// The scan states. A scan left "running" by a crash is marked failed by the next run.
+const (
+	ScanRunning   ScanStatus = "running"
+	ScanSucceeded ScanStatus = "succeeded"
+	ScanPartial   ScanStatus = "partial" // finished, but some pages could not be verified
+	ScanFailed    ScanStatus = "failed"
+)
+
+// Scan is one run over the configured affiliates' sites.
+type Scan struct {
+	ID       int64      `json:"id"`
+	Kind     string     `json:"kind"` // "crawl" or "detect"
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished,omitzero"`
+	Status   ScanStatus `json:"status"`
+	Counts   ScanCounts `json:"counts"`
+	Error    string     `json:"error,omitempty"`
+}
+
+// ScanCounts are what a scan saw and changed.
+type ScanCounts struct {
+	Pages      int `json:"pages"`
+	Verified   int `json:"verified"`
+	Failed     int `json:"failed"`
+	Findings   int `json:"findings"`
+	New        int `json:"new"`
+	Reopened   int `json:"reopened"`
+	Resolved   int `json:"resolved"`
+	Suppressed int `json:"suppressed"`
+}

@@ -1,0 +1,514 @@
+// Package rules is affwatch's policy engine: it loads the Rego policy pack once, checks
+// its METADATA conventions, compiles it with the Page schema, prepares one query, and
+// evaluates every page with it.
+package rules
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/affwatch/affwatch"
+)
+
+// RulePrefix is the package prefix of every rule: package affwatch.rules.<category>.<name>.
+const RulePrefix = "affwatch.rules."
+
+// PageSchemaPath is where a policy source keeps the Page document schema.
+const PageSchemaPath = "schemas/page.schema.json"
+
+// Source is a tree of policy files: the embedded default pack or a directory on disk.
+type Source struct {
+	// Name says where the files come from in messages ("policies (embedded)", a path).
+	Name string
+	FS   fs.FS
+}
+
+// Rule is one entry of the rule catalogue, read from the rule's # METADATA.
+type Rule struct {
+	ID          string            `json:"id"`
+	Title       string            `json:"title"`
+	Description string            `json:"description"`
+	Severity    affwatch.Severity `json:"severity"`
+	Remediation string            `json:"remediation"`
+	// Package is the rule's Rego package (affwatch.rules.disclosure.missing).
+	Package string `json:"package"`
+	// File and Line locate the rule's METADATA.
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Deny bool   `json:"deny"`
+	Warn bool   `json:"warn"`
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Programs are the advertisers' parameters, given to policies as data.programs.
+	Programs []affwatch.Program
+	// Now is the clock used for exception expiry.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Engine evaluates pages against a compiled policy pack. It is safe for concurrent use:
+// the query is prepared once and shared.
+type Engine struct {
+	rules    []Rule
+	byPkg    map[string]*Rule
+	binds    []binding
+	query    rego.PreparedEvalQuery
+	programs map[string]affwatch.Program
+	revision string
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// binding is one query variable: the deny or warn set of one rule.
+type binding struct {
+	name string
+	rule *Rule
+	warn bool
+}
+
+var _ affwatch.Evaluator = (*Engine)(nil)
+
+// ErrPolicy marks errors in the policies themselves (syntax, types, METADATA), as
+// opposed to I/O errors reading them.
+var ErrPolicy = errors.New("policy error")
+
+// policyFile is one .rego file read from a source.
+type policyFile struct {
+	name string // source-qualified path, used in every message
+	src  []byte
+}
+
+// readSources collects the .rego files (tests too, when withTests) and the Page schema.
+func readSources(sources []Source, withTests bool) (files []policyFile, schema []byte, err error) {
+	for _, s := range sources {
+		werr := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if p == PageSchemaPath && schema == nil {
+				schema, err = fs.ReadFile(s.FS, p)
+				return err
+			}
+			if !strings.HasSuffix(p, ".rego") || (!withTests && strings.HasSuffix(p, "_test.rego")) {
+				return nil
+			}
+			b, err := fs.ReadFile(s.FS, p)
+			if err != nil {
+				return err
+			}
+			files = append(files, policyFile{name: path.Join(s.Name, p), src: b})
+			return nil
+		})
+		if werr != nil {
+			return nil, nil, fmt.Errorf("read policies from %s: %w", s.Name, werr)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	return files, schema, nil
+}
+
+// parse parses the files with annotations, collecting every syntax error.
+func parse(files []policyFile) (map[string]*ast.Module, error) {
+	mods := make(map[string]*ast.Module, len(files))
+	var errs []error
+	for _, f := range files {
+		m, err := ast.ParseModuleWithOpts(f.name, string(f.src), ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		mods[f.name] = m
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, errors.Join(errs...))
+	}
+	return mods, nil
+}
+
+// Capabilities are the built-ins policies may use: OPA's own, less those that reach the
+// network or the host (policies judge pages; they fetch nothing).
+func Capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	banned := map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true, "trace": false}
+	kept := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if !banned[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
+	caps.AllowNet = []string{}
+	return caps
+}
+
+// Load reads, checks and compiles the policies of the sources and prepares the query.
+// Every problem is reported with its file and line, all at once.
+func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
+	files, schemaRaw, err := readSources(sources, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("load policies: no .rego files in %s", sourceNames(sources))
+	}
+	mods, err := parse(files)
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	rules, err := Catalogue(mods)
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	e := &Engine{rules: rules, byPkg: map[string]*Rule{}, programs: map[string]affwatch.Program{}, now: opt.Now, log: opt.Logger}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.Default().With("component", "rules")
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.name, len(f.src))
+		h.Write(f.src)
+	}
+	h.Write(schemaRaw)
+	e.revision = hex.EncodeToString(h.Sum(nil))[:12]
+
+	var q []string
+	for i := range e.rules {
+		r := &e.rules[i]
+		e.byPkg[r.Package] = r
+		for _, warn := range []bool{false, true} {
+			if (!warn && !r.Deny) || (warn && !r.Warn) {
+				continue
+			}
+			name := fmt.Sprintf("r%d", len(e.binds))
+			set := "deny"
+			if warn {
+				set = "warn"
+			}
+			e.binds = append(e.binds, binding{name: name, rule: r, warn: warn})
+			q = append(q, fmt.Sprintf("%s := data.%s.%s", name, r.Package, set))
+		}
+	}
+	if len(q) == 0 {
+		return nil, fmt.Errorf("load policies: %w: no deny or warn rule under package %s*", ErrPolicy, RulePrefix)
+	}
+	for _, p := range opt.Programs {
+		e.programs[p.ID] = p
+	}
+	data, err := programData(opt.Programs)
+	if err != nil {
+		return nil, err
+	}
+	regoOpts := []func(*rego.Rego){
+		rego.Query(strings.Join(q, "; ")),
+		rego.Store(inmem.NewFromObject(data)),
+		rego.Capabilities(Capabilities()),
+		rego.Strict(true),
+		rego.SetRegoVersion(ast.RegoV1),
+	}
+	if schemaRaw != nil {
+		var schema any
+		if err := util.Unmarshal(schemaRaw, &schema); err != nil {
+			return nil, fmt.Errorf("load policies: %s: %w", PageSchemaPath, err)
+		}
+		ss := ast.NewSchemaSet()
+		ss.Put(ast.SchemaRootRef, schema)
+		regoOpts = append(regoOpts, rego.Schemas(ss))
+	}
+	for _, name := range sortedKeys(mods) {
+		regoOpts = append(regoOpts, rego.ParsedModule(mods[name]))
+	}
+	pq, err := rego.New(regoOpts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w: %w", ErrPolicy, err)
+	}
+	e.query = pq
+	return e, nil
+}
+
+func sourceNames(sources []Source) string {
+	var names []string
+	for _, s := range sources {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// programData is data.programs: each program's parameters keyed by id.
+func programData(programs []affwatch.Program) (map[string]any, error) {
+	byID := map[string]affwatch.Program{}
+	for _, p := range programs {
+		byID[p.ID] = p
+	}
+	raw, err := json.Marshal(map[string]any{"programs": byID})
+	if err != nil {
+		return nil, err
+	}
+	var data map[string]any
+	if err := util.UnmarshalJSON(raw, &data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// Catalogue reads the rule catalogue from the modules' METADATA: every package under
+// affwatch.rules. must carry a unique custom.id, a title and a known custom.severity.
+func Catalogue(mods map[string]*ast.Module) ([]Rule, error) {
+	var (
+		rules []Rule
+		errs  []error
+		ids   = map[string]string{}
+	)
+	for _, name := range sortedKeys(mods) {
+		m := mods[name]
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		if !strings.HasPrefix(pkg, RulePrefix) || strings.HasSuffix(pkg, "_test") {
+			continue
+		}
+		r := Rule{Package: pkg, File: name, Line: m.Package.Location.Row}
+		for _, rule := range m.Rules {
+			switch rule.Head.Name.String() {
+			case "deny":
+				r.Deny = true
+			case "warn":
+				r.Warn = true
+			}
+			if len(rule.Head.Reference) > 0 {
+				switch rule.Head.Reference[0].Value.String() {
+				case "deny":
+					r.Deny = true
+				case "warn":
+					r.Warn = true
+				}
+			}
+		}
+		var meta *ast.Annotations
+		for _, a := range m.Annotations {
+			if a.Scope == "package" || (meta == nil && a.Custom != nil) {
+				meta = a
+			}
+		}
+		where := fmt.Sprintf("%s:%d", name, r.Line)
+		if meta == nil {
+			errs = append(errs, fmt.Errorf("%s: package %s has no # METADATA block (title, custom.id, custom.severity)", where, pkg))
+			continue
+		}
+		if meta.Location != nil {
+			r.Line = meta.Location.Row
+			where = fmt.Sprintf("%s:%d", name, r.Line)
+		}
+		r.Title, r.Description = strings.TrimSpace(meta.Title), strings.TrimSpace(meta.Description)
+		id, _ := meta.Custom["id"].(string)
+		sev, _ := meta.Custom["severity"].(string)
+		r.Remediation, _ = meta.Custom["remediation"].(string)
+		r.Remediation = strings.TrimSpace(r.Remediation)
+		r.ID = strings.TrimSpace(id)
+		switch {
+		case r.ID == "":
+			errs = append(errs, fmt.Errorf("%s: package %s: METADATA custom.id is missing", where, pkg))
+		case !ruleIDPattern.MatchString(r.ID):
+			errs = append(errs, fmt.Errorf("%s: package %s: custom.id %q must look like ABC-001", where, pkg, r.ID))
+		case ids[r.ID] != "":
+			errs = append(errs, fmt.Errorf("%s: package %s: custom.id %s is already used by %s", where, pkg, r.ID, ids[r.ID]))
+		default:
+			ids[r.ID] = where
+		}
+		if r.Title == "" {
+			errs = append(errs, fmt.Errorf("%s: package %s: METADATA title is missing", where, pkg))
+		}
+		s, err := affwatch.ParseSeverity(sev)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: package %s: custom.severity: %w", where, pkg, err))
+		}
+		r.Severity = s
+		if !r.Deny && !r.Warn {
+			errs = append(errs, fmt.Errorf("%s: package %s defines neither deny nor warn", where, pkg))
+		}
+		rules = append(rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, errors.Join(errs...))
+	}
+	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	return rules, nil
+}
+
+var ruleIDPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*-\d{3,}$`)
+
+// Rules returns the rule catalogue, ordered by id.
+func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.rules...) }
+
+// Revision identifies the compiled policies (a hash of the files).
+func (e *Engine) Revision() string { return e.revision }
+
+// regoFinding is the shape of a finding that a rule adds to deny or warn.
+type regoFinding struct {
+	Msg      string            `json:"msg"`
+	Evidence affwatch.Evidence `json:"evidence"`
+}
+
+// Evaluate runs every rule on the page and returns the findings, with the program's
+// disabled rules dropped, severity overrides applied and exceptions marked.
+func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.Finding, error) {
+	raw, err := json.Marshal(page)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+	}
+	input, err := ast.ValueFromReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	prog := e.programs[page.Program]
+	var out []affwatch.Finding
+	for _, b := range e.binds {
+		set, _ := rs[0].Bindings[b.name].([]any)
+		for _, item := range set {
+			f, err := e.finding(b, item)
+			if err != nil {
+				return nil, fmt.Errorf("evaluate %s: rule %s (%s): %w", page.URL, b.rule.ID, b.rule.File, err)
+			}
+			if applyProgram(&f, prog, page, e.now()) {
+				out = append(out, f)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].RuleID != out[j].RuleID {
+			return out[i].RuleID < out[j].RuleID
+		}
+		return out[i].Evidence.Offset < out[j].Evidence.Offset
+	})
+	return out, nil
+}
+
+func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {
+	raw, err := json.Marshal(item)
+	if err != nil {
+		return affwatch.Finding{}, err
+	}
+	var rf regoFinding
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		return affwatch.Finding{}, fmt.Errorf("finding %s is not {msg, evidence}: %w", raw, err)
+	}
+	if rf.Msg == "" {
+		return affwatch.Finding{}, fmt.Errorf("finding %s has no msg", raw)
+	}
+	return affwatch.Finding{
+		RuleID:      b.rule.ID,
+		Title:       b.rule.Title,
+		Severity:    b.rule.Severity,
+		Message:     rf.Msg,
+		Remediation: b.rule.Remediation,
+		Advisory:    b.warn,
+		Evidence:    rf.Evidence,
+	}, nil
+}
+
+// applyProgram applies a program's parameters to a finding: it reports false for a
+// disabled rule, applies severity overrides, and marks findings an exception covers.
+func applyProgram(f *affwatch.Finding, prog affwatch.Program, page *affwatch.Page, now time.Time) bool {
+	for _, id := range prog.DisabledRules {
+		if id == f.RuleID {
+			return false
+		}
+	}
+	if s, ok := prog.SeverityOverrides[f.RuleID]; ok && s != affwatch.SeverityUnknown {
+		f.Severity = s
+	}
+	for _, ex := range prog.Exceptions {
+		if ExceptionApplies(ex, f.RuleID, page.Affiliate.ID, page.URL, now) {
+			f.Suppressed = ex.Reason
+			if f.Suppressed == "" {
+				f.Suppressed = "program exception"
+			}
+			break
+		}
+	}
+	return true
+}
+
+// ExceptionApplies reports whether an unexpired program exception covers a finding of
+// rule on an affiliate's URL.
+func ExceptionApplies(ex affwatch.Exception, rule, affiliate, pageURL string, now time.Time) bool {
+	if ex.Rule != rule && ex.Rule != "*" {
+		return false
+	}
+	if ex.Affiliate != "" && ex.Affiliate != affiliate {
+		return false
+	}
+	if ex.URLGlob != "" && !globMatch(ex.URLGlob, pageURL) {
+		return false
+	}
+	if ex.Expires != "" {
+		until, err := parseDate(ex.Expires)
+		if err != nil || now.After(until) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDate reads a date (the whole day counts) or an RFC 3339 time.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return t, err
+	}
+	return t.Add(24*time.Hour - time.Nanosecond), nil
+}
+
+// globMatch matches a URL against a glob where * is any run of characters.
+func globMatch(glob, s string) bool {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, part := range strings.Split(glob, "*") {
+		b.WriteString(regexp.QuoteMeta(part))
+		b.WriteString(".*")
+	}
+	re := strings.TrimSuffix(b.String(), ".*") + "$"
+	ok, _ := regexp.MatchString(re, s)
+	return ok
+}

@@ -1,0 +1,145 @@
+package affwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// ScanKindCrawl is the kind of scan that crawls partner pages and checks them against
+// the policies; ScanKindDetect runs the statistical detectors over the event logs.
+const (
+	ScanKindCrawl  = "crawl"
+	ScanKindDetect = "detect"
+)
+
+// Scanner runs one crawl-and-check scan: every affiliate's sites are crawled, each page is
+// checked against the program's policies as soon as it arrives, and the page with its
+// violations is stored in one transaction, so an interrupted scan keeps every page it
+// finished and a rerun duplicates nothing.
+type Scanner struct {
+	Crawler   Crawler
+	Evaluator Evaluator
+	Store     Store
+	// Workers is how many affiliates are crawled at once (default 4). Politeness per host
+	// is the crawler's business.
+	Workers int
+	Logger  *slog.Logger
+	// OnPage, when set, is called after each page is stored (for progress displays).
+	OnPage func(aff Affiliate, page *Page, out PageOutcome)
+}
+
+// Run scans the affiliates and returns the finished scan. An error means the scan could
+// not complete; the pages it had finished are kept all the same.
+func (s *Scanner) Run(ctx context.Context, affs []Affiliate) (Scan, error) {
+	log := s.Logger
+	if log == nil {
+		log = slog.Default().With("component", "scan")
+	}
+	if err := s.Store.SyncAffiliates(ctx, affs); err != nil {
+		return Scan{}, fmt.Errorf("sync affiliates: %w", err)
+	}
+	scan, err := s.Store.StartScan(ctx, ScanKindCrawl)
+	if err != nil {
+		return Scan{}, fmt.Errorf("start scan: %w", err)
+	}
+	log = log.With("scan", scan.ID)
+	log.Info("scan started", "affiliates", len(affs), "policy_revision", s.Evaluator.Revision())
+
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	var (
+		mu       sync.Mutex
+		errs     []error
+		unverify int
+		wg       sync.WaitGroup
+		next     = make(chan Affiliate)
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for aff := range next {
+				err := s.Crawler.Crawl(ctx, aff, func(snap Snapshot) error {
+					verified, err := s.checkAndSave(ctx, scan.ID, aff, snap, log)
+					if !verified {
+						mu.Lock()
+						unverify++
+						mu.Unlock()
+					}
+					return err
+				})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("affiliate %s: %w", aff.ID, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for _, aff := range affs {
+		select {
+		case next <- aff:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+
+	status, errText := ScanSucceeded, ""
+	switch {
+	case ctx.Err() != nil:
+		status, errText = ScanFailed, "interrupted: "+context.Cause(ctx).Error()
+	case len(errs) > 0:
+		status, errText = ScanFailed, errors.Join(errs...).Error()
+	case unverify > 0:
+		status = ScanPartial
+	}
+	// The scan record is finished even when the run's context is gone.
+	done, ferr := s.Store.FinishScan(context.WithoutCancel(ctx), scan.ID, status, errText)
+	if ferr != nil {
+		return scan, fmt.Errorf("finish scan: %w", ferr)
+	}
+	log.Info("scan finished", "status", done.Status, "pages", done.Counts.Pages,
+		"new", done.Counts.New, "resolved", done.Counts.Resolved)
+	if status == ScanFailed {
+		return done, fmt.Errorf("scan %d: %s", done.ID, errText)
+	}
+	return done, nil
+}
+
+// checkAndSave evaluates a verified page and stores it with its violations. It reports
+// whether the page counted as verified.
+func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate, snap Snapshot, log *slog.Logger) (bool, error) {
+	page := &snap.Page
+	var vs []Violation
+	if page.FetchStatus.Verified() {
+		findings, err := s.Evaluator.Evaluate(ctx, page)
+		if err != nil {
+			// A page the policies could not judge resolves nothing and accuses no one.
+			log.Error("evaluate page", "url", page.URL, "err", err)
+			page.FetchStatus, page.FetchError = FetchError, "evaluate policies: "+err.Error()
+		}
+		for _, f := range findings {
+			v := NewViolation(f, SourcePolicy, aff, page.URL)
+			v.PolicyRevision = s.Evaluator.Revision()
+			vs = append(vs, v)
+		}
+	} else {
+		log.Warn("page not verified", "url", page.URL, "fetch_status", page.FetchStatus, "err", page.FetchError)
+	}
+	out, err := s.Store.SavePage(ctx, scanID, snap, vs)
+	if err != nil {
+		return page.FetchStatus.Verified(), fmt.Errorf("save page %s: %w", page.URL, err)
+	}
+	if s.OnPage != nil {
+		s.OnPage(aff, page, out)
+	}
+	return page.FetchStatus.Verified(), nil
+}

@@ -1,0 +1,81 @@
+package affwatch
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up scan, violation or page does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Snapshot is a fetched page: the Page document extracted from it and the HTML it was
+// extracted from (decoded to UTF-8), which the store keeps compressed as evidence.
+type Snapshot struct {
+	Page Page
+	HTML []byte
+	// ETag and LastModified let the next scan ask for the page only if it changed.
+	ETag         string
+	LastModified string
+}
+
+// Crawler fetches an affiliate's sites and hands over each page as soon as it is seen.
+// A page that cannot be fetched is still handed over, with a FetchStatus that says why;
+// Crawl returns an error only when the crawl itself could not run.
+type Crawler interface {
+	Crawl(ctx context.Context, aff Affiliate, visit func(Snapshot) error) error
+}
+
+// Evaluator checks a page against the program's policies.
+type Evaluator interface {
+	Evaluate(ctx context.Context, page *Page) ([]Finding, error)
+	// Revision identifies the policies in force, recorded on every violation.
+	Revision() string
+}
+
+// PageOutcome is what saving one page changed.
+type PageOutcome struct {
+	New, Reopened, Resolved, Suppressed, Seen int
+}
+
+// ViolationFilter selects violations; zero fields select everything.
+type ViolationFilter struct {
+	AffiliateIDs []string
+	RuleID       string
+	MinSeverity  Severity
+	States       []State
+	Source       Source
+	Since        time.Time // last seen at or after
+}
+
+// Store keeps affiliates, scans, page snapshots, violations with their life across scans,
+// and the click and conversion logs.
+type Store interface {
+	SyncAffiliates(ctx context.Context, affs []Affiliate) error
+
+	// StartScan records a new scan. Scans of the same kind still marked running (a crash
+	// interrupted them) are marked failed first.
+	StartScan(ctx context.Context, kind string) (Scan, error)
+	// SavePage stores one page and its violations in one transaction. On a verified page,
+	// active policy violations of the same affiliate and URL that were not found again
+	// are resolved; an unverified page changes no violation.
+	SavePage(ctx context.Context, scanID int64, snap Snapshot, vs []Violation) (PageOutcome, error)
+	// SaveDetections stores one detector run's violations and resolves the active
+	// detector violations it did not find again.
+	SaveDetections(ctx context.Context, scanID int64, vs []Violation) (PageOutcome, error)
+	FinishScan(ctx context.Context, scanID int64, status ScanStatus, errText string) (Scan, error)
+	Scan(ctx context.Context, id int64) (Scan, error)
+	Scans(ctx context.Context, limit int) ([]Scan, error)
+
+	Violations(ctx context.Context, f ViolationFilter) ([]Violation, error)
+
+	// AddClicks and AddConversions insert events, ignoring ids already present, and
+	// return how many were new.
+	AddClicks(ctx context.Context, cs []Click) (int, error)
+	AddConversions(ctx context.Context, cs []Conversion) (int, error)
+	// EachClick and EachConversion stream the events at or after since, in time order.
+	EachClick(ctx context.Context, since time.Time, fn func(Click) error) error
+	EachConversion(ctx context.Context, since time.Time, fn func(Conversion) error) error
+
+	Close() error
+}
