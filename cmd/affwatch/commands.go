@@ -1,0 +1,502 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/detectors"
+	"github.com/affwatch/affwatch/internal/report"
+	"github.com/affwatch/affwatch/internal/store"
+	"github.com/affwatch/affwatch/policies"
+	"github.com/affwatch/affwatch/rules"
+)
+
+// policySources are the policy trees the config names: the embedded default pack unless
+// turned off, then each extra directory.
+func policySources(cfg *Config) []rules.Source {
+	var srcs []rules.Source
+	if cfg.Policies.Builtin == nil || *cfg.Policies.Builtin {
+		srcs = append(srcs, rules.Source{Name: "policies", FS: policies.FS})
+	}
+	for _, d := range cfg.Policies.Dirs {
+		p := cfg.path(d)
+		srcs = append(srcs, rules.Source{Name: p, FS: os.DirFS(p)})
+	}
+	return srcs
+}
+
+func openStore(ctx context.Context, cfg *Config) (*store.SQLite, error) {
+	st, err := store.OpenSQLite(ctx, cfg.StorePath())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+// configFlag adds --config to a flag set.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "affwatch.yaml", "the configuration file")
+}
+
+func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("scan", stderr)
+	cfgPath := configFlag(fs)
+	failOn := fs.String("fail-on", "", "exit 1 when violations at or above this severity are found (default: the config's fail_on, else high)")
+	verbose := fs.Bool("v", false, "log every page")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	threshold := cfg.FailOnSeverity()
+	if *failOn != "" {
+		if threshold, err = affwatch.ParseSeverity(*failOn); err != nil {
+			return exitError, fmt.Errorf("--fail-on: %w", err)
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
+	defer st.Close()
+	scan, err := scanOnce(ctx, cfg, st, logger(stderr, *verbose))
+	if scan.ID == 0 {
+		return exitError, err
+	}
+	worst, perr := printScanSummary(ctx, stdout, st, scan)
+	if err != nil {
+		return exitError, err
+	}
+	if perr != nil {
+		return exitError, perr
+	}
+	if worst >= threshold {
+		return exitViolations, nil
+	}
+	return exitOK, nil
+}
+
+// scanOnce runs one crawl-and-check scan with the configured parts.
+func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger) (affwatch.Scan, error) {
+	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs, Logger: log.With("component", "rules")})
+	if err != nil {
+		return affwatch.Scan{}, err
+	}
+	cr := crawler.New(crawler.Config{
+		UserAgent:      cfg.Crawl.UserAgent,
+		Delay:          time.Duration(cfg.Crawl.Delay),
+		Parallelism:    cfg.Crawl.Parallelism,
+		MaxDepth:       cfg.Crawl.MaxDepth,
+		MaxPages:       cfg.Crawl.MaxPages,
+		RequestTimeout: time.Duration(cfg.Crawl.RequestTimeout),
+		MaxBodyBytes:   cfg.Crawl.MaxBodyBytes,
+		MaxRedirects:   cfg.Crawl.MaxRedirects,
+		AllowPrivate:   cfg.Crawl.AllowPrivate,
+		IgnoreRobots:   cfg.Crawl.IgnoreRobots,
+	}, cfg.Programs)
+	defer cr.Close()
+	cr.Logger = log.With("component", "crawler")
+	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eng, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
+	return sc.Run(ctx, cfg.Affiliates)
+}
+
+// printScanSummary prints what a scan found and returns the highest severity among the
+// standing, non-advisory violations it saw.
+func printScanSummary(ctx context.Context, w io.Writer, st affwatch.Store, scan affwatch.Scan) (affwatch.Severity, error) {
+	vs, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
+	if err != nil {
+		return 0, err
+	}
+	c := scan.Counts
+	fmt.Fprintf(w, "scan #%d %s: %d pages (%d verified, %d not verified), %d findings: %d new, %d reopened, %d resolved\n",
+		scan.ID, scan.Status, c.Pages, c.Verified, c.Failed, c.Findings, c.New, c.Reopened, c.Resolved)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tRULE\tSTATE\tAFFILIATE\tURL\tMESSAGE")
+	worst := affwatch.SeverityUnknown
+	shown := 0
+	for _, v := range vs {
+		seen := v.LastScan == scan.ID
+		resolvedNow := v.State == affwatch.StateResolved && v.LastScan < scan.ID && !v.ResolvedAt.Before(scan.Started)
+		if !seen && !resolvedNow {
+			continue
+		}
+		if seen && v.State != affwatch.StateSuppressed && !v.Advisory && v.Severity > worst {
+			worst = v.Severity
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.State, v.AffiliateID, v.URL, oneLine(v.Message, 90))
+		shown++
+	}
+	if shown == 0 {
+		fmt.Fprintln(tw, "-\t-\t-\t-\t-\tno violations")
+	}
+	return worst, tw.Flush()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "clicks" && args[0] != "conversions") {
+		return errors.New("usage: affwatch ingest clicks|conversions [--config FILE] FILE...")
+	}
+	kind := args[0]
+	fs := newFlags("ingest "+kind, stderr)
+	cfgPath := configFlag(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("name at least one file to ingest")
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var errs []error
+	for _, name := range fs.Args() {
+		res, err := ingestFile(ctx, st, kind, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		printIngest(stdout, stderr, res)
+	}
+	return errors.Join(errs...)
+}
+
+func ingestFile(ctx context.Context, st detectors.EventStore, kind, name string) (detectors.IngestResult, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return detectors.IngestResult{}, err
+	}
+	defer f.Close()
+	return ingestReader(ctx, st, kind, name, f)
+}
+
+func ingestReader(ctx context.Context, st detectors.EventStore, kind, name string, r io.Reader) (detectors.IngestResult, error) {
+	if kind == "clicks" {
+		return detectors.IngestClicks(ctx, st, name, r, nil)
+	}
+	return detectors.IngestConversions(ctx, st, name, r, nil)
+}
+
+func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
+	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d rejected\n",
+		res.File, res.Rows, res.Loaded, res.Duplicates, len(res.Rejects))
+	for i, r := range res.Rejects {
+		if i == 20 {
+			fmt.Fprintf(stderr, "... and %d more rejected rows\n", len(res.Rejects)-20)
+			break
+		}
+		fmt.Fprintf(stderr, "rejected %s\n", r)
+	}
+}
+
+func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("detect", stderr)
+	cfgPath := configFlag(fs)
+	end := fs.String("end", "", "end of the window to judge (RFC 3339; default now)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	at := time.Now()
+	if *end != "" {
+		if at, err = detectors.ParseTime(*end); err != nil {
+			return fmt.Errorf("--end: %w", err)
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	scan, err := detectOnce(ctx, cfg, st, at)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "detection #%d %s: %d new, %d reopened, %d resolved\n", scan.ID, scan.Status, scan.Counts.New,
+		scan.Counts.Reopened, scan.Counts.Resolved)
+	return nil
+}
+
+// detectOnce runs the detectors over the window that ends at end, as one scan.
+func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
+	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
+	if err != nil {
+		return scan, err
+	}
+	vs, err := detectors.Run(ctx, st, end, time.Duration(cfg.Detect.Window), cfg.Affiliates)
+	if err == nil {
+		_, err = st.SaveDetections(ctx, scan.ID, vs)
+	}
+	status, msg := affwatch.ScanSucceeded, ""
+	if err != nil {
+		status, msg = affwatch.ScanFailed, err.Error()
+	}
+	done, ferr := st.FinishScan(context.WithoutCancel(ctx), scan.ID, status, msg)
+	return done, errors.Join(err, ferr)
+}
+
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", stderr)
+	cfgPath := configFlag(fs)
+	out := fs.String("out", "", "directory to write the reports to (default: the config's report.out_dir, else ./reports)")
+	manager := fs.String("manager", "", "only this manager's report")
+	since := fs.String("since", "24h", "what counts as new and as resolved: changes within this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	d, err := parseDuration(*since)
+	if err != nil {
+		return fmt.Errorf("--since: %w", err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = cfg.path(cfg.Report.OutDir)
+	}
+	if dir == "" {
+		dir = "reports"
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	files, err := writeReports(ctx, cfg, st, dir, *manager, time.Now().Add(-d))
+	for _, f := range files {
+		fmt.Fprintln(stdout, f)
+	}
+	return err
+}
+
+// writeReports writes one report per manager (and one for the whole program) into dir
+// and returns the files written.
+func writeReports(ctx context.Context, cfg *Config, st affwatch.Store, dir, onlyManager string, since time.Time) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	all, err := st.Violations(ctx, affwatch.ViolationFilter{})
+	if err != nil {
+		return nil, err
+	}
+	scans, err := st.Scans(ctx, 10)
+	if err != nil {
+		return nil, err
+	}
+	var lastCrawl affwatch.Scan
+	for _, s := range scans {
+		if s.Kind == affwatch.ScanKindCrawl {
+			lastCrawl = s
+			break
+		}
+	}
+	managers := map[string][]string{} // manager -> affiliate ids
+	var order []string
+	for _, a := range cfg.Affiliates {
+		if a.ManagerEmail == "" {
+			continue
+		}
+		if _, ok := managers[a.ManagerEmail]; !ok {
+			order = append(order, a.ManagerEmail)
+		}
+		managers[a.ManagerEmail] = append(managers[a.ManagerEmail], a.ID)
+	}
+	title := cfg.Report.Subject
+	if title == "" {
+		title = "affwatch: affiliate compliance report"
+	}
+	now := time.Now()
+	type job struct {
+		name, manager string
+		vs            []affwatch.Violation
+	}
+	var jobs []job
+	if onlyManager == "" {
+		jobs = append(jobs, job{name: "all", vs: all})
+	}
+	for _, m := range order {
+		if onlyManager != "" && m != onlyManager {
+			continue
+		}
+		mine := map[string]bool{}
+		for _, id := range managers[m] {
+			mine[id] = true
+		}
+		var vs []affwatch.Violation
+		for _, v := range all {
+			if mine[v.AffiliateID] {
+				vs = append(vs, v)
+			}
+		}
+		jobs = append(jobs, job{name: fileSafe(m), manager: m, vs: vs})
+	}
+	if onlyManager != "" && len(jobs) == 0 {
+		return nil, fmt.Errorf("no affiliate has manager %q", onlyManager)
+	}
+	var files []string
+	for _, j := range jobs {
+		r := report.Build(title, j.manager, j.vs, since, now)
+		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+		for _, out := range []struct {
+			ext   string
+			write func(io.Writer) error
+		}{{"html", r.HTML}, {"txt", r.Text}, {"csv", r.CSV}} {
+			name := filepath.Join(dir, "report-"+j.name+"."+out.ext)
+			if err := writeFile(name, out.write); err != nil {
+				return files, err
+			}
+			files = append(files, name)
+		}
+	}
+	return files, nil
+}
+
+func writeFile(name string, write func(io.Writer) error) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return f.Close()
+}
+
+// fileSafe turns an email address into a file name part.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == '@' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func cmdViolations(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "list" {
+		return errors.New("usage: affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--format table|json|csv]")
+	}
+	fs := newFlags("violations list", stderr)
+	cfgPath := configFlag(fs)
+	state := fs.String("state", "", "only violations in this state (new, open, resolved, reopened, suppressed, acknowledged)")
+	aff := fs.String("affiliate", "", "only this affiliate's violations")
+	format := fs.String("format", "table", "table, json or csv")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	f := affwatch.ViolationFilter{}
+	if *state != "" {
+		f.States = []affwatch.State{affwatch.State(*state)}
+	}
+	if *aff != "" {
+		f.AffiliateIDs = []string{*aff}
+	}
+	vs, err := st.Violations(ctx, f)
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if vs == nil {
+			vs = []affwatch.Violation{}
+		}
+		return enc.Encode(vs)
+	case "csv":
+		return report.Build("", "", vs, time.Time{}, time.Now()).CSV(stdout)
+	case "table":
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEVERITY\tRULE\tSTATE\tAFFILIATE\tWHERE\tFIRST SEEN\tMESSAGE")
+		for _, v := range vs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.State, v.AffiliateID, v.URL,
+				v.FirstSeen.UTC().Format("2006-01-02"), oneLine(v.Message, 80))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("--format %q: want table, json or csv", *format)
+}
+
+func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) == 0 || args[0] != "test" {
+		return exitError, errors.New("usage: affwatch policy test [--config FILE] [--run REGEX]")
+	}
+	fs := newFlags("policy test", stderr)
+	cfgPath := fs.String("config", "", "configuration file (for extra policy directories and program data)")
+	filter := fs.String("run", "", "run only the tests whose name matches this regular expression")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitError, err
+	}
+	cfg := &Config{}
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = LoadConfig(*cfgPath); err != nil {
+			return exitError, err
+		}
+	}
+	results, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, *filter)
+	if err != nil {
+		return exitError, err
+	}
+	failed := 0
+	for _, r := range results {
+		switch {
+		case r.Error != nil:
+			failed++
+			fmt.Fprintf(stdout, "ERROR %s: %s.%s: %v\n", r.Location, r.Package, r.Name, r.Error)
+		case r.Fail:
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %s: %s.%s\n", r.Location, r.Package, r.Name)
+			if len(r.Output) > 0 {
+				fmt.Fprintf(stdout, "%s\n", r.Output)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", len(results)-failed, failed)
+	if failed > 0 {
+		return exitViolations, nil
+	}
+	return exitOK, nil
+}

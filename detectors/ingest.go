@@ -1,0 +1,324 @@
+// Package detectors loads click and conversion logs and finds fraud in them with
+// statistics: each detector compares an affiliate with the program's other affiliates and
+// with its own history, and every finding carries the numbers behind it.
+package detectors
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/affwatch/affwatch"
+)
+
+// EventStore is the part of the store that ingest writes to.
+type EventStore interface {
+	AddClicks(ctx context.Context, cs []affwatch.Click) (int, error)
+	AddConversions(ctx context.Context, cs []affwatch.Conversion) (int, error)
+}
+
+// Reject is a row that could not be loaded, and why.
+type Reject struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+	Row    string `json:"row,omitempty"`
+}
+
+func (r Reject) String() string { return fmt.Sprintf("%s:%d: %s", r.File, r.Line, r.Reason) }
+
+// IngestResult counts what one file gave.
+type IngestResult struct {
+	File       string   `json:"file"`
+	Rows       int      `json:"rows"`
+	Loaded     int      `json:"loaded"`
+	Duplicates int      `json:"duplicates"`
+	Rejects    []Reject `json:"rejects,omitempty"`
+}
+
+// Mapping renames source columns to affwatch's canonical ones (canonical -> source).
+type Mapping map[string]string
+
+// batchSize is how many rows go into one insert transaction.
+const batchSize = 5000
+
+// record is one row, by canonical column name.
+type record func(col string) string
+
+// ClickColumns and ConversionColumns are the canonical schemas.
+var (
+	ClickColumns      = []string{"click_id", "ts", "affiliate_id", "sub_id", "ip", "user_agent", "referrer", "country", "landing_url"}
+	ConversionColumns = []string{"conversion_id", "click_id", "ts", "affiliate_id", "order_id", "amount", "currency", "commission", "status"}
+)
+
+// IngestClicks streams a CSV (with header) or JSON Lines file of clicks into the store.
+// Bad rows are returned as rejects with their line; the rest loads.
+func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, m Mapping) (IngestResult, error) {
+	var batch []affwatch.Click
+	res := IngestResult{File: name}
+	flush := func() error {
+		n, err := st.AddClicks(ctx, batch)
+		res.Loaded += n
+		res.Duplicates += len(batch) - n
+		batch = batch[:0]
+		return err
+	}
+	err := eachRecord(name, r, m, func(line int, rec record, bad error) error {
+		res.Rows++
+		c, err := parseClick(rec)
+		if bad != nil {
+			err = bad
+		}
+		if err != nil {
+			res.Rejects = append(res.Rejects, Reject{File: name, Line: line, Reason: err.Error()})
+			return nil
+		}
+		batch = append(batch, c)
+		if len(batch) >= batchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	return res, err
+}
+
+// IngestConversions streams a CSV or JSON Lines file of conversions into the store.
+func IngestConversions(ctx context.Context, st EventStore, name string, r io.Reader, m Mapping) (IngestResult, error) {
+	var batch []affwatch.Conversion
+	res := IngestResult{File: name}
+	flush := func() error {
+		n, err := st.AddConversions(ctx, batch)
+		res.Loaded += n
+		res.Duplicates += len(batch) - n
+		batch = batch[:0]
+		return err
+	}
+	err := eachRecord(name, r, m, func(line int, rec record, bad error) error {
+		res.Rows++
+		c, err := parseConversion(rec)
+		if bad != nil {
+			err = bad
+		}
+		if err != nil {
+			res.Rejects = append(res.Rejects, Reject{File: name, Line: line, Reason: err.Error()})
+			return nil
+		}
+		batch = append(batch, c)
+		if len(batch) >= batchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	return res, err
+}
+
+// eachRecord reads CSV or JSON Lines (gzip or not, told apart by their first bytes) and
+// calls fn with each row and its line number.
+func eachRecord(name string, r io.Reader, m Mapping, fn func(line int, rec record, bad error) error) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 1<<16)
+	}
+	first, _ := br.Peek(1)
+	if len(first) == 1 && first[0] == '{' {
+		return eachJSONL(name, br, m, fn)
+	}
+	return eachCSV(name, br, m, fn)
+}
+
+func eachCSV(name string, r io.Reader, m Mapping, fn func(int, record, error) error) error {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("%s:1: header: %w", name, err)
+	}
+	index := map[string]int{}
+	for i, h := range header {
+		index[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	// where maps each canonical column to its index in the file (absent columns: none).
+	where := map[string]int{}
+	for _, c := range append(append([]string{}, ClickColumns...), ConversionColumns...) {
+		src := c
+		if m[c] != "" {
+			src = m[c]
+		}
+		if i, ok := index[strings.ToLower(src)]; ok {
+			where[c] = i
+		}
+	}
+	var row []string
+	rec := func(c string) string {
+		if i, ok := where[c]; ok && i < len(row) {
+			return row[i]
+		}
+		return ""
+	}
+	for {
+		fields, err := cr.Read()
+		line, _ := cr.FieldPos(0)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				// a malformed row is rejected by the caller's count; keep reading
+				row = nil
+				if ferr := fn(pe.Line, rec, fmt.Errorf("malformed CSV: %w", pe.Err)); ferr != nil {
+					return ferr
+				}
+				continue
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		row = fields
+		if err := fn(line, rec, nil); err != nil {
+			return err
+		}
+	}
+}
+
+func eachJSONL(name string, r *bufio.Reader, m Mapping, fn func(int, record, error) error) error {
+	line := 0
+	for {
+		raw, err := r.ReadBytes('\n')
+		line++
+		if len(strings.TrimSpace(string(raw))) > 0 {
+			var obj map[string]any
+			var bad error
+			if jerr := json.Unmarshal(raw, &obj); jerr != nil {
+				bad = fmt.Errorf("malformed JSON: %w", jerr)
+			}
+			rec := func(c string) string {
+				if src, ok := m[c]; ok {
+					c = src
+				}
+				switch v := obj[c].(type) {
+				case string:
+					return v
+				case float64:
+					return strconv.FormatFloat(v, 'f', -1, 64)
+				case nil:
+					return ""
+				default:
+					return fmt.Sprint(v)
+				}
+			}
+			if ferr := fn(line, rec, bad); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+	}
+}
+
+func parseClick(rec record) (affwatch.Click, error) {
+	c := affwatch.Click{
+		ClickID: strings.TrimSpace(rec("click_id")), AffiliateID: strings.TrimSpace(rec("affiliate_id")),
+		SubID: rec("sub_id"), IP: strings.TrimSpace(rec("ip")), UserAgent: rec("user_agent"),
+		Referrer: rec("referrer"), Country: rec("country"), LandingURL: rec("landing_url"),
+	}
+	if c.ClickID == "" {
+		return c, errors.New("click_id is missing")
+	}
+	if c.AffiliateID == "" {
+		return c, errors.New("affiliate_id is missing")
+	}
+	ts, err := ParseTime(rec("ts"))
+	if err != nil {
+		return c, fmt.Errorf("ts: %w", err)
+	}
+	c.TS = ts
+	return c, nil
+}
+
+func parseConversion(rec record) (affwatch.Conversion, error) {
+	c := affwatch.Conversion{
+		ConversionID: strings.TrimSpace(rec("conversion_id")), ClickID: strings.TrimSpace(rec("click_id")),
+		AffiliateID: strings.TrimSpace(rec("affiliate_id")), OrderID: strings.TrimSpace(rec("order_id")),
+		Currency: strings.ToUpper(strings.TrimSpace(rec("currency"))), Status: strings.ToLower(strings.TrimSpace(rec("status"))),
+	}
+	if c.ConversionID == "" {
+		return c, errors.New("conversion_id is missing")
+	}
+	if c.AffiliateID == "" {
+		return c, errors.New("affiliate_id is missing")
+	}
+	ts, err := ParseTime(rec("ts"))
+	if err != nil {
+		return c, fmt.Errorf("ts: %w", err)
+	}
+	c.TS = ts
+	for _, f := range []struct {
+		col string
+		dst *float64
+	}{{"amount", &c.Amount}, {"commission", &c.Commission}} {
+		v := strings.TrimSpace(rec(f.col))
+		if v == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return c, fmt.Errorf("%s: %q is not a number", f.col, v)
+		}
+		*f.dst = x
+	}
+	return c, nil
+}
+
+// timeLayouts are the timestamp forms of common network exports, tried in order.
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05.000", "2006-01-02 15:04",
+	"01/02/2006 15:04:05", "01/02/2006 15:04", "02.01.2006 15:04:05", "2006/01/02 15:04:05",
+}
+
+// ParseTime reads a timestamp in RFC 3339, a common export form (taken as UTC), or Unix
+// seconds or milliseconds.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, errors.New("empty timestamp")
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > 1e12 {
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a timestamp", s)
+}

@@ -1,0 +1,120 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/affwatch/affwatch"
+)
+
+// EventSource is the part of the store that detectors read.
+type EventSource interface {
+	EachClick(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error
+	EachConversion(ctx context.Context, since time.Time, fn func(affwatch.Conversion) error) error
+}
+
+// Detector rule ids. Detector findings live in the same catalogue as policy rules.
+const (
+	RuleDuplicateOrder   = "FRAUD-INT-001"
+	RuleUnknownClick     = "FRAUD-INT-002"
+	RuleConversionBefore = "FRAUD-INT-003"
+)
+
+// Window is the stretch of time a detector run judges.
+type Window struct {
+	Start, End time.Time
+}
+
+// Integrity finds conversions that cannot be right whatever the statistics: an order
+// credited twice, a conversion whose click the network never logged, and a conversion
+// that happened before its click. One finding per affiliate and problem, with the count
+// and examples as evidence.
+func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
+	type tally struct {
+		n        int
+		total    int
+		examples []string
+	}
+	counts := map[[2]string]*tally{} // (affiliate, rule) -> tally
+	totals := map[string]int{}
+	orders := map[string][]affwatch.Conversion{}
+	add := func(aff, rule, example string) {
+		k := [2]string{aff, rule}
+		t := counts[k]
+		if t == nil {
+			t = &tally{}
+			counts[k] = t
+		}
+		t.n++
+		if len(t.examples) < 5 {
+			t.examples = append(t.examples, example)
+		}
+	}
+	err := src.EachConversion(ctx, w.Start, func(c affwatch.Conversion) error {
+		if !w.End.IsZero() && c.TS.After(w.End) {
+			return nil
+		}
+		totals[c.AffiliateID]++
+		if c.OrderID != "" {
+			orders[c.OrderID] = append(orders[c.OrderID], c)
+		}
+		switch {
+		case c.ClickID == "" || c.ClickTS.IsZero():
+			add(c.AffiliateID, RuleUnknownClick, c.ConversionID)
+		case c.TS.Before(c.ClickTS):
+			add(c.AffiliateID, RuleConversionBefore, fmt.Sprintf("%s (%s before its click)", c.ConversionID, c.ClickTS.Sub(c.TS).Round(time.Second)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("integrity: %w", err)
+	}
+	for order, cs := range orders {
+		if len(cs) < 2 {
+			continue
+		}
+		// every conversion after the first for the same order is a duplicate claim
+		sort.Slice(cs, func(i, j int) bool { return cs[i].TS.Before(cs[j].TS) })
+		for _, c := range cs[1:] {
+			add(c.AffiliateID, RuleDuplicateOrder, fmt.Sprintf("order %s (%s, first credited to %s)", order, c.ConversionID, cs[0].AffiliateID))
+		}
+	}
+	titles := map[string]string{
+		RuleDuplicateOrder:   "Order credited more than once",
+		RuleUnknownClick:     "Conversion without a logged click",
+		RuleConversionBefore: "Conversion before its click",
+	}
+	var out []Flag
+	keys := make([][2]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i][0] != keys[j][0] {
+			return keys[i][0] < keys[j][0]
+		}
+		return keys[i][1] < keys[j][1]
+	})
+	for _, k := range keys {
+		t := counts[k]
+		aff, rule := k[0], k[1]
+		share := float64(t.n) / float64(max(totals[aff], 1))
+		f := affwatch.Finding{
+			RuleID:   rule,
+			Title:    titles[rule],
+			Severity: affwatch.SeverityHigh,
+			Message: fmt.Sprintf("%d of %d conversions (%.1f%%) in %s – %s: %s", t.n, totals[aff], 100*share,
+				w.Start.Format("2006-01-02"), w.End.Format("2006-01-02"), titles[rule]),
+			Remediation: "Hold the commission on these conversions and ask the network for the click records.",
+			Evidence: affwatch.Evidence{
+				Snippet: fmt.Sprint(t.examples),
+				Key:     rule,
+				Numbers: map[string]float64{"value": float64(t.n), "conversions": float64(totals[aff]), "share": share, "threshold": 1},
+			},
+		}
+		out = append(out, Flag{AffiliateID: aff, Metric: "conversions", Finding: f})
+	}
+	return out, nil
+}

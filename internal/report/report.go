@@ -1,0 +1,189 @@
+// Package report renders what a manager reads: the violations of their affiliates, new,
+// still open and resolved, as email-safe HTML, plain text and CSV. Every piece of partner
+// content goes through html/template or is written as CSV data, never as markup.
+package report
+
+import (
+	"embed"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/affwatch/affwatch"
+)
+
+//go:embed templates/*
+var templates embed.FS
+
+// Report is one manager's view of the program's violations.
+type Report struct {
+	Title     string
+	Manager   string
+	Generated time.Time
+	Since     time.Time
+	// Scan is the latest crawl scan, for the header line.
+	Scan         affwatch.Scan
+	DashboardURL string
+
+	// New were first seen (or reopened) since Since; Open are older and still active;
+	// Resolved were fixed since Since; Suppressed are kept quiet on purpose.
+	New, Open, Resolved, Suppressed []affwatch.Violation
+	// Counts are the active (new + open) violations by severity, most severe first.
+	Counts []SeverityCount
+}
+
+// SeverityCount is one cell of the summary.
+type SeverityCount struct {
+	Severity affwatch.Severity
+	Count    int
+}
+
+// Build sorts violations into a report. since is the time of the previous report: what
+// was first seen after it is new, what was resolved after it is listed as fixed.
+func Build(title, manager string, vs []affwatch.Violation, since, now time.Time) Report {
+	r := Report{Title: title, Manager: manager, Generated: now, Since: since}
+	count := map[affwatch.Severity]int{}
+	for _, v := range vs {
+		switch {
+		case v.State == affwatch.StateSuppressed:
+			r.Suppressed = append(r.Suppressed, v)
+		case v.State == affwatch.StateResolved:
+			if !v.ResolvedAt.Before(since) {
+				r.Resolved = append(r.Resolved, v)
+			}
+		case v.FirstSeen.After(since) || v.State == affwatch.StateNew || v.State == affwatch.StateReopened:
+			r.New = append(r.New, v)
+			count[v.Severity]++
+		default:
+			r.Open = append(r.Open, v)
+			count[v.Severity]++
+		}
+	}
+	for _, s := range affwatch.Severities() {
+		r.Counts = append(r.Counts, SeverityCount{Severity: s, Count: count[s]})
+	}
+	sort.SliceStable(r.Counts, func(i, j int) bool { return r.Counts[i].Severity > r.Counts[j].Severity })
+	for _, list := range [][]affwatch.Violation{r.New, r.Open, r.Resolved, r.Suppressed} {
+		sort.SliceStable(list, func(i, j int) bool {
+			a, b := list[i], list[j]
+			if a.Severity != b.Severity {
+				return a.Severity > b.Severity
+			}
+			if a.AffiliateID != b.AffiliateID {
+				return a.AffiliateID < b.AffiliateID
+			}
+			return a.RuleID < b.RuleID
+		})
+	}
+	return r
+}
+
+// Active is the number of violations that still stand.
+func (r Report) Active() int { return len(r.New) + len(r.Open) }
+
+var funcs = map[string]any{
+	"sevcolor": func(s affwatch.Severity) string {
+		switch s {
+		case affwatch.SeverityCritical:
+			return "#7f1d1d"
+		case affwatch.SeverityHigh:
+			return "#b91c1c"
+		case affwatch.SeverityMedium:
+			return "#b45309"
+		case affwatch.SeverityLow:
+			return "#1d4ed8"
+		}
+		return "#4b5563"
+	},
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"age": func(from, now time.Time) string {
+		d := now.Sub(from)
+		if days := int(d.Hours() / 24); days >= 1 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	},
+	"upper": strings.ToUpper,
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	"numbers": func(m map[string]float64) string {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s=%.4g", k, m[k]))
+		}
+		return strings.Join(parts, ", ")
+	},
+}
+
+var (
+	htmlT = template.Must(template.New("report.html.tmpl").Funcs(funcs).ParseFS(templates, "templates/report.html.tmpl"))
+	textT = texttemplate.Must(texttemplate.New("report.txt.tmpl").Funcs(funcs).ParseFS(templates, "templates/report.txt.tmpl"))
+)
+
+// HTML writes the email-safe HTML report (inline styles, table layout).
+func (r Report) HTML(w io.Writer) error { return htmlT.Execute(w, r) }
+
+// Text writes the plain-text report.
+func (r Report) Text(w io.Writer) error { return textT.Execute(w, r) }
+
+// CSVHeader is the header row of the CSV export.
+var CSVHeader = []string{"state", "severity", "rule_id", "title", "affiliate_id", "url", "message", "evidence",
+	"first_seen", "last_seen", "resolved_at", "fingerprint"}
+
+// CSV writes every violation of the report, one row each. Cells that a spreadsheet would
+// run as a formula are prefixed with a quote.
+func (r Report) CSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, list := range [][]affwatch.Violation{r.New, r.Open, r.Resolved, r.Suppressed} {
+		for _, v := range list {
+			row := []string{string(v.State), v.Severity.String(), v.RuleID, v.Title, v.AffiliateID, v.URL, v.Message,
+				v.Evidence.Snippet, date(v.FirstSeen), date(v.LastSeen), date(v.ResolvedAt), v.Fingerprint}
+			for i := range row {
+				row[i] = csvSafe(row[i])
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// csvSafe defuses spreadsheet formula injection from partner text.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
