@@ -100,7 +100,7 @@ func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Log
 		UserAgent:      cfg.Crawl.UserAgent,
 		Delay:          time.Duration(cfg.Crawl.Delay),
 		Parallelism:    cfg.Crawl.Parallelism,
-		MaxDepth:       cfg.Crawl.MaxDepth,
+		MaxDepth:       *cfg.Crawl.MaxDepth,
 		MaxPages:       cfg.Crawl.MaxPages,
 		RequestTimeout: time.Duration(cfg.Crawl.RequestTimeout),
 		MaxBodyBytes:   cfg.Crawl.MaxBodyBytes,

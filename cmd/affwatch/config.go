@@ -57,7 +57,7 @@ type CrawlConfig struct {
 	Delay          Duration `yaml:"delay"`
 	Parallelism    int      `yaml:"parallelism"`
 	Workers        int      `yaml:"workers"`
-	MaxDepth       int      `yaml:"max_depth"`
+	MaxDepth       *int     `yaml:"max_depth"` // default 1: the seeds and the pages they link to
 	MaxPages       int      `yaml:"max_pages"`
 	RequestTimeout Duration `yaml:"request_timeout"`
 	MaxBodyBytes   int      `yaml:"max_body_bytes"`
@@ -311,7 +311,11 @@ func (c *Config) validate(root *yaml.Node) error {
 			bad(fmt.Sprintf("%q is not an email address", c.SMTP.From), "smtp", "from")
 		}
 	}
-	if c.Crawl.Parallelism < 0 || c.Crawl.Workers < 0 || c.Crawl.MaxDepth < 0 || c.Crawl.MaxPages < 0 {
+	if c.Crawl.MaxDepth == nil {
+		one := 1
+		c.Crawl.MaxDepth = &one
+	}
+	if c.Crawl.Parallelism < 0 || c.Crawl.Workers < 0 || *c.Crawl.MaxDepth < 0 || c.Crawl.MaxPages < 0 {
 		bad("counts cannot be negative", "crawl")
 	}
 	if c.Store.DSN == "" {

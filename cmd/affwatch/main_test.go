@@ -1,0 +1,405 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/fixtures"
+	"github.com/affwatch/affwatch/internal/store"
+)
+
+// TestMain lets a test run the real command in a child process (to kill it mid-scan).
+func TestMain(m *testing.M) {
+	if os.Getenv("AFFWATCH_TEST_MAIN") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// runCLI runs the command in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "affwatch.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func openDB(t *testing.T, dir string) *store.SQLite {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "affwatch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// key is what a test says a violation is: rule, affiliate, page.
+type key struct{ rule, affiliate, url string }
+
+func keys(vs []affwatch.Violation) []key {
+	var out []key
+	for _, v := range vs {
+		out = append(out, key{v.RuleID, v.AffiliateID, v.URL})
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
+	return out
+}
+
+func TestScanFixtureSitesFindsExactlyTheViolations(t *testing.T) {
+	srv, err := fixtures.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, demoConfig(srv))
+
+	code, out, errOut := runCLI(t, "scan", "--config", cfg)
+	if code != exitViolations {
+		t.Fatalf("exit %d, want %d (violations at or above high)\nstdout:\n%s\nstderr:\n%s", code, exitViolations, out, errOut)
+	}
+	vs, err := openDB(t, dir).Violations(context.Background(), affwatch.ViolationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []key{
+		{"DISC-001", "deal-hunter", srv.URL("deal-hunter")},
+		{"DISC-002", "late-disclosure", srv.URL("late-disclosure")},
+		{"STUFF-001", "stuffer", srv.URL("stuffer")}, // the one-pixel CJ image
+		{"STUFF-001", "stuffer", srv.URL("stuffer")}, // the iframe in a display:none div
+	}
+	sort.Slice(want, func(i, j int) bool { return fmt.Sprint(want[i]) < fmt.Sprint(want[j]) })
+	if got := keys(vs); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("violations:\n got %v\nwant %v", got, want)
+	}
+	for _, v := range vs {
+		if v.AffiliateID == "good-reviews" {
+			t.Errorf("compliant site flagged: %+v", v)
+		}
+		if v.State != affwatch.StateNew {
+			t.Errorf("%s on first scan is %s, want new", v.RuleID, v.State)
+		}
+	}
+	if !strings.Contains(out, "DISC-001") || !strings.Contains(out, "deal-hunter") {
+		t.Errorf("summary does not list the violations:\n%s", out)
+	}
+
+	// --fail-on critical still fails (cookie stuffing is critical); a threshold nothing
+	// reaches would pass, which the compliant-only config below shows.
+	if code, _, _ := runCLI(t, "scan", "--config", cfg, "--fail-on", "critical"); code != exitViolations {
+		t.Errorf("--fail-on critical: exit %d, want %d", code, exitViolations)
+	}
+	good := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+crawl: {delay: 0s, allow_private_addresses: true}
+programs: [{id: acme}]
+affiliates: [{id: good-reviews, program: acme, sites: [%q]}]
+`, srv.URL("good-reviews")))
+	code, out, _ = runCLI(t, "scan", "--config", good)
+	if code != exitOK || !strings.Contains(out, "no violations") || !strings.Contains(out, "2 pages (2 verified") {
+		t.Errorf("compliant site: exit %d, output:\n%s", code, out)
+	}
+}
+
+// page serves HTML that a test can change between scans, or make fail.
+type page struct {
+	body   atomic.Value // string
+	status atomic.Int32
+}
+
+func (p *page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/robots.txt" {
+		http.NotFound(w, r)
+		return
+	}
+	if s := p.status.Load(); s != 0 && s != 200 {
+		w.WriteHeader(int(s))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprint(w, p.body.Load())
+}
+
+const undisclosed = `<html><body><h1>Deals</h1><p><a href="https://www.amazon.com/dp/B01?tag=deals-20">Buy</a></p></body></html>`
+const disclosed = `<html><body><p>We earn a commission from qualifying purchases.</p><h1>Deals</h1><p><a href="https://www.amazon.com/dp/B01?tag=deals-20" rel="sponsored">Buy</a></p></body></html>`
+
+func TestViolationLifecycleAcrossScans(t *testing.T) {
+	p := &page{}
+	p.body.Store(undisclosed)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
+programs: [{id: acme}]
+affiliates: [{id: deals, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+	st := openDB(t, dir)
+	ctx := context.Background()
+	state := func(step string) []affwatch.Violation {
+		t.Helper()
+		vs, err := st.Violations(ctx, affwatch.ViolationFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 1 {
+			t.Fatalf("%s: %d violations, want exactly 1: %v", step, len(vs), keys(vs))
+		}
+		return vs
+	}
+	scan := func(wantCode int) {
+		t.Helper()
+		if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != wantCode {
+			t.Fatalf("scan exit %d, want %d\n%s%s", code, wantCode, out, errOut)
+		}
+	}
+
+	scan(exitViolations)
+	if v := state("first scan"); v[0].State != affwatch.StateNew || v[0].RuleID != "DISC-001" {
+		t.Fatalf("first scan: %+v", v[0])
+	}
+	scan(exitViolations)
+	first := state("second scan")[0]
+	if first.State != affwatch.StateOpen || first.FirstScan == first.LastScan {
+		t.Fatalf("second scan: state %s, scans %d..%d; want open across two scans", first.State, first.FirstScan, first.LastScan)
+	}
+
+	p.status.Store(503) // the page cannot be verified: nothing is resolved
+	scan(exitOK)
+	if v := state("failed fetch"); v[0].State != affwatch.StateOpen {
+		t.Fatalf("a failed fetch changed the violation to %s", v[0].State)
+	}
+
+	p.status.Store(200)
+	p.body.Store(disclosed) // the partner fixed the page
+	scan(exitOK)
+	if v := state("fixed page"); v[0].State != affwatch.StateResolved || v[0].ResolvedAt.IsZero() {
+		t.Fatalf("fixed page: %+v, want resolved", v[0])
+	}
+
+	p.body.Store(undisclosed) // and broke it again
+	scan(exitViolations)
+	if v := state("broken again"); v[0].State != affwatch.StateReopened || v[0].Fingerprint != first.Fingerprint {
+		t.Fatalf("broken again: %+v, want the same violation reopened", v[0])
+	}
+}
+
+// slowFarm serves an index linking to n pages, each slow and each with an undisclosed
+// affiliate link.
+func slowFarm(n int, delay time.Duration) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		time.Sleep(delay)
+		w.Header().Set("Content-Type", "text/html")
+		var b strings.Builder
+		fmt.Fprintf(&b, `<html><body><h1>%s</h1><p><a href="https://www.amazon.com/dp/B%s?tag=farm-20">Buy</a></p>`, r.URL.Path, r.URL.Path)
+		if r.URL.Path == "/" {
+			for i := range n {
+				fmt.Fprintf(&b, `<a href="/p%d.html">page %d</a> `, i, i)
+			}
+		}
+		b.WriteString("</body></html>")
+		fmt.Fprint(w, b.String())
+	}))
+}
+
+func TestKilledScanLosesNothingAndDuplicatesNothing(t *testing.T) {
+	const pages = 40
+	srv := slowFarm(pages, 60*time.Millisecond)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+crawl: {delay: 0s, parallelism: 1, max_depth: 1, max_pages: 100, allow_private_addresses: true}
+programs: [{id: acme}]
+affiliates: [{id: farm, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+
+	child := exec.Command(os.Args[0], "scan", "--config", cfg)
+	child.Env = append(os.Environ(), "AFFWATCH_TEST_MAIN=1")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(dir, "affwatch.db")
+	var saved int
+	deadline := time.Now().Add(20 * time.Second)
+	for saved < 8 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		saved = countPages(dbPath)
+	}
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+	saved = countPages(dbPath)
+	if saved < 8 || saved >= pages+1 {
+		t.Fatalf("killed after %d pages; the test wants a scan killed midway", saved)
+	}
+
+	st := openDB(t, dir)
+	ctx := context.Background()
+	before, err := st.Violations(ctx, affwatch.ViolationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != saved {
+		t.Fatalf("%d pages saved but %d violations: pages and violations must be saved together", saved, len(before))
+	}
+
+	if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitViolations {
+		t.Fatalf("rescan exit %d\n%s%s", code, out, errOut)
+	}
+	scans, err := st.Scans(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scans) != 2 || scans[1].Status != affwatch.ScanFailed || scans[0].Status != affwatch.ScanSucceeded {
+		t.Fatalf("scans after the kill and a rescan: %+v", scans)
+	}
+	if scans[1].Counts.Pages != saved {
+		t.Errorf("the killed scan kept %d pages, want %d", scans[1].Counts.Pages, saved)
+	}
+	after, err := st.Violations(ctx, affwatch.ViolationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != pages+1 {
+		t.Fatalf("%d violations after rescan, want one per page (%d)", len(after), pages+1)
+	}
+	seenBefore := map[string]bool{}
+	for _, v := range before {
+		seenBefore[v.Fingerprint] = true
+	}
+	for _, v := range after {
+		want := affwatch.StateNew
+		if seenBefore[v.Fingerprint] {
+			want = affwatch.StateOpen
+		}
+		if v.State != want {
+			t.Errorf("%s: state %s, want %s", v.URL, v.State, want)
+		}
+	}
+	var dupNew int
+	if err := st.DB().QueryRow(`SELECT count(*) FROM (SELECT fingerprint FROM violation_events WHERE to_state = 'new'
+		GROUP BY fingerprint HAVING count(*) > 1)`).Scan(&dupNew); err != nil {
+		t.Fatal(err)
+	}
+	if dupNew != 0 {
+		t.Errorf("%d violations were recorded as new twice", dupNew)
+	}
+}
+
+func countPages(dbPath string) int {
+	db, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro&_busy_timeout=2000")
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pages`).Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}
+
+func TestBadConfigNamesKeyLineAndPath(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, body string
+		want       []string
+	}{
+		{"unknown key", "crawl:\n  delay: 1s\n  colour: red\n", []string{"line 3", "unknown key colour"}},
+		{"wrong type", "crawl:\n  max_depth: deep\n", []string{"line 2", "deep", "int"}},
+		{"bad duration", "crawl:\n  delay: soon\n", []string{"line 2", `"soon" is not a duration`}},
+		{"secret in file", "smtp:\n  password: hunter2\n", []string{"line 2", "password_env"}},
+		{"unknown program", "programs: [{id: acme}]\naffiliates:\n  - id: a\n    program: acm\n", []string{"line 4", "affiliates[0].program", `unknown program "acm"`}},
+		{"bad severity", "fail_on: urgent\n", []string{"line 1", "fail_on", "urgent"}},
+		{"bad cron", "schedule:\n  scan: \"every night\"\n", []string{"line 2", "schedule.scan"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(tc.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, "scan", "--config", p)
+			if code != exitError {
+				t.Fatalf("exit %d, want %d", code, exitError)
+			}
+			for _, w := range append(tc.want, p) {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("error %q does not mention %q", errOut, w)
+				}
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		p := filepath.Join(dir, "nope.yaml")
+		code, _, errOut := runCLI(t, "scan", "--config", p)
+		if code != exitError || !strings.Contains(errOut, p) {
+			t.Fatalf("exit %d, stderr %q; want exit 2 naming %s", code, errOut, p)
+		}
+	})
+}
+
+func TestInitWritesAConfigThatLoads(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "affwatch.yaml")
+	if code, _, errOut := runCLI(t, "init", p); code != exitOK {
+		t.Fatalf("init: %s", errOut)
+	}
+	if _, err := LoadConfig(p); err != nil {
+		t.Fatalf("the starter config does not load: %v", err)
+	}
+	if code, _, errOut := runCLI(t, "init", p); code != exitError || !strings.Contains(errOut, "exists") {
+		t.Fatalf("init over an existing file: exit %d %q", code, errOut)
+	}
+}
+
+func TestDemoRunsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "demo", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("demo exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"DISC-001", "DISC-002", "STUFF-001", "240 loaded", "reports written"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "reports", "report-bob@acme.example.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(html, []byte("Cookie stuffing")) || bytes.Contains(html, []byte("deal-hunter")) {
+		t.Errorf("bob's report should list his affiliates' violations only")
+	}
+}
