@@ -186,6 +186,8 @@ func (c *Crawler) crawlSite(ctx context.Context, aff affwatch.Affiliate, seed st
 		opts = append(opts, colly.IgnoreRobotsTxt())
 	}
 	col := colly.NewCollector(opts...)
+	// colly ignores robots.txt unless told otherwise; affwatch obeys it unless configured not to.
+	col.IgnoreRobotsTxt = c.cfg.IgnoreRobots
 	col.WithTransport(c.client)
 	col.SetRequestTimeout(c.cfg.RequestTimeout)
 	if err := col.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: c.cfg.Parallelism, Delay: c.cfg.Delay}); err != nil {

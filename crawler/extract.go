@@ -38,7 +38,7 @@ type ExtractOptions struct {
 func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Page, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("extract %s: %v", pageURL, r)
+			err = fmt.Errorf("extract %s: panic: %v", pageURL, r)
 		}
 	}()
 	base, err := url.Parse(pageURL)

@@ -121,7 +121,7 @@ func disclosurePhrase(s string, extra []string) string {
 }
 
 // couponCode finds codes introduced as such: "code SAVE20", "coupon: SAVE20", "use SAVE20 at checkout".
-var couponCode = regexp.MustCompile(`(?i)(?:promo(?:tional)?\s+code|coupon(?:\s+code)?|discount\s+code|voucher(?:\s+code)?|gutscheincode|rabattcode|code|use)\s*[:"“'‘]?\s*["“'‘]?([A-Z0-9][A-Z0-9_-]{3,24})\b`)
+var couponCode = regexp.MustCompile(`(?i:promo(?:tional)?\s+code|coupon(?:\s+code)?|discount\s+code|voucher(?:\s+code)?|gutscheincode|rabattcode|code|use)\s*[:"“'‘]?\s*["“'‘]?([A-Z0-9][A-Z0-9_-]{3,24})\b`)
 
 // looksLikeCode keeps codes that are written the way codes are (capitals and digits), not words.
 func looksLikeCode(code string) bool {
