@@ -1,0 +1,122 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/store"
+)
+
+func TestMigrationsApplyOnceAndReopen(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "a.db")
+	for range 2 {
+		st, err := store.OpenSQLite(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := st.DB().QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("schema_migrations: %d rows, err %v", n, err)
+		}
+		var mode string
+		st.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+		var fk int
+		st.DB().QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+		if mode != "wal" || fk != 1 {
+			t.Fatalf("journal_mode %s, foreign_keys %d", mode, fk)
+		}
+		st.Close()
+	}
+}
+
+func TestSavePageKeepsSnapshotAndLifecycle(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
+	st.Now = func() time.Time { return now }
+	aff := affwatch.Affiliate{ID: "a", Program: "p"}
+	page := func(status affwatch.FetchStatus) affwatch.Snapshot {
+		return affwatch.Snapshot{Page: affwatch.Page{URL: "https://a.example/", FetchStatus: status, ContentSHA256: "abc",
+			Affiliate: affwatch.PageAffiliate{ID: "a"}}, HTML: []byte("<html>same bytes</html>")}
+	}
+	v := affwatch.NewViolation(affwatch.Finding{RuleID: "DISC-001", Severity: affwatch.SeverityHigh, Message: "m",
+		Evidence: affwatch.Evidence{Key: "page"}}, affwatch.SourcePolicy, aff, "https://a.example/")
+	suppressed := affwatch.NewViolation(affwatch.Finding{RuleID: "DISC-002", Severity: affwatch.SeverityLow, Message: "m",
+		Suppressed: "agreed by legal", Evidence: affwatch.Evidence{Key: "page"}}, affwatch.SourcePolicy, aff, "https://a.example/")
+
+	steps := []struct {
+		name   string
+		status affwatch.FetchStatus
+		vs     []affwatch.Violation
+		want   affwatch.State
+		out    affwatch.PageOutcome
+	}{
+		{"first sighting", affwatch.FetchOK, []affwatch.Violation{v, suppressed}, affwatch.StateNew, affwatch.PageOutcome{New: 1, Suppressed: 1, Seen: 2}},
+		{"seen again", affwatch.FetchOK, []affwatch.Violation{v, suppressed}, affwatch.StateOpen, affwatch.PageOutcome{Seen: 2}},
+		{"unverified page", affwatch.FetchBotWall, nil, affwatch.StateOpen, affwatch.PageOutcome{}},
+		{"fixed", affwatch.FetchOK, nil, affwatch.StateResolved, affwatch.PageOutcome{Resolved: 2}},
+		{"back", affwatch.FetchOK, []affwatch.Violation{v}, affwatch.StateReopened, affwatch.PageOutcome{Reopened: 1, Seen: 1}},
+	}
+	for _, s := range steps {
+		scan, err := st.StartScan(ctx, affwatch.ScanKindCrawl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(24 * time.Hour)
+		out, err := st.SavePage(ctx, scan.ID, page(s.status), s.vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != s.out {
+			t.Errorf("%s: outcome %+v, want %+v", s.name, out, s.out)
+		}
+		got, err := st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-001"})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: %d violations, err %v", s.name, len(got), err)
+		}
+		if got[0].State != s.want {
+			t.Errorf("%s: state %s, want %s", s.name, got[0].State, s.want)
+		}
+		if _, err := st.FinishScan(ctx, scan.ID, affwatch.ScanSucceeded, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	html, err := st.Snapshot(ctx, "abc")
+	if err != nil || string(html) != "<html>same bytes</html>" {
+		t.Fatalf("snapshot: %q %v", html, err)
+	}
+	var snaps int
+	st.DB().QueryRow(`SELECT count(*) FROM snapshots`).Scan(&snaps)
+	if snaps != 1 {
+		t.Errorf("%d snapshot rows for one content hash", snaps)
+	}
+	sup, _ := st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-002"})
+	// A finding a program exception covers is kept as suppressed, and resolves like any
+	// other when the page no longer has it.
+	if len(sup) != 1 || sup[0].State != affwatch.StateResolved {
+		t.Errorf("exception-suppressed violation: %+v", sup)
+	}
+}
+
+func TestManualSuppressionHoldsUntilExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	cur := affwatch.Violation{State: affwatch.StateSuppressed, SuppressedBy: "alice", SuppressUntil: now.Add(48 * time.Hour), LastScan: 1}
+	found := affwatch.Violation{State: affwatch.StateNew}
+	if got := cur.Sighted(found, 2, now.Add(24*time.Hour)); got.State != affwatch.StateSuppressed {
+		t.Errorf("before expiry: %s", got.State)
+	}
+	if got := cur.Sighted(found, 3, now.Add(72*time.Hour)); got.State != affwatch.StateOpen || got.SuppressedBy != "" {
+		t.Errorf("after expiry: %s by %q", got.State, got.SuppressedBy)
+	}
+	if cur.Resolvable(now) {
+		t.Error("a live manual suppression was resolvable")
+	}
+}
