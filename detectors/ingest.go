@@ -62,43 +62,21 @@ var (
 // IngestClicks streams a CSV (with header) or JSON Lines file of clicks into the store.
 // Bad rows are returned as rejects with their line; the rest loads.
 func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, m Mapping) (IngestResult, error) {
-	var batch []affwatch.Click
-	res := IngestResult{File: name}
-	flush := func() error {
-		n, err := st.AddClicks(ctx, batch)
-		res.Loaded += n
-		res.Duplicates += len(batch) - n
-		batch = batch[:0]
-		return err
-	}
-	err := eachRecord(name, r, m, func(line int, rec record, bad error) error {
-		res.Rows++
-		c, err := parseClick(rec)
-		if bad != nil {
-			err = bad
-		}
-		if err != nil {
-			res.Rejects = append(res.Rejects, Reject{File: name, Line: line, Reason: err.Error()})
-			return nil
-		}
-		batch = append(batch, c)
-		if len(batch) >= batchSize {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	return res, err
+	return ingest(ctx, name, r, m, parseClick, st.AddClicks)
 }
 
 // IngestConversions streams a CSV or JSON Lines file of conversions into the store.
 func IngestConversions(ctx context.Context, st EventStore, name string, r io.Reader, m Mapping) (IngestResult, error) {
-	var batch []affwatch.Conversion
+	return ingest(ctx, name, r, m, parseConversion, st.AddConversions)
+}
+
+// ingest parses each row of a file and adds the good ones to the store in batches.
+func ingest[T any](ctx context.Context, name string, r io.Reader, m Mapping, parse func(record) (T, error),
+	add func(context.Context, []T) (int, error)) (IngestResult, error) {
+	var batch []T
 	res := IngestResult{File: name}
 	flush := func() error {
-		n, err := st.AddConversions(ctx, batch)
+		n, err := add(ctx, batch)
 		res.Loaded += n
 		res.Duplicates += len(batch) - n
 		batch = batch[:0]
@@ -106,7 +84,7 @@ func IngestConversions(ctx context.Context, st EventStore, name string, r io.Rea
 	}
 	err := eachRecord(name, r, m, func(line int, rec record, bad error) error {
 		res.Rows++
-		c, err := parseConversion(rec)
+		v, err := parse(rec)
 		if bad != nil {
 			err = bad
 		}
@@ -114,7 +92,7 @@ func IngestConversions(ctx context.Context, st EventStore, name string, r io.Rea
 			res.Rejects = append(res.Rejects, Reject{File: name, Line: line, Reason: err.Error()})
 			return nil
 		}
-		batch = append(batch, c)
+		batch = append(batch, v)
 		if len(batch) >= batchSize {
 			return flush()
 		}

@@ -37,6 +37,16 @@ func policySources(cfg *Config) []rules.Source {
 	return srcs
 }
 
+// loadWithStore loads the config and opens the store it names.
+func loadWithStore(ctx context.Context, cfgPath string) (*Config, *store.SQLite, error) {
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	return cfg, st, err
+}
+
 func openStore(ctx context.Context, cfg *Config) (*store.SQLite, error) {
 	st, err := store.OpenSQLite(ctx, cfg.StorePath())
 	if err != nil {
@@ -167,11 +177,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() == 0 {
 		return errors.New("name at least one file to ingest")
 	}
-	cfg, err := LoadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -417,11 +423,7 @@ func cmdViolations(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
