@@ -57,7 +57,10 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 		if b.Hidden {
 			continue
 		}
-		for _, m := range couponCode.FindAllStringSubmatchIndex(b.Text, -1) {
+		low := strings.ToLower(b.Text)
+		hasCode := strings.Contains(low, "code") || strings.Contains(low, "coupon") || strings.Contains(low, "use") ||
+			strings.Contains(low, "voucher")
+		for _, m := range couponMatches(hasCode, b.Text) {
 			code := b.Text[m[2]:m[3]]
 			if !looksLikeCode(code) {
 				continue
@@ -65,7 +68,7 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 			p.Coupons = append(p.Coupons, affwatch.Coupon{Code: code, Offset: b.Offset + utf8.RuneCountInString(b.Text[:m[2]]),
 				Context: around(b.Text, m[0], m[1])})
 		}
-		for _, m := range priceRe.FindAllStringSubmatchIndex(b.Text, -1) {
+		for _, m := range priceMatches(b.Text) {
 			pr, ok := parsePrice(b.Text, m)
 			if !ok {
 				continue
@@ -75,6 +78,21 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 			p.Prices = append(p.Prices, pr)
 		}
 	}
+}
+
+func couponMatches(hinted bool, text string) [][]int {
+	if !hinted {
+		return nil
+	}
+	return couponCode.FindAllStringSubmatchIndex(text, -1)
+}
+
+// priceMatches runs the price pattern only over text that has a digit.
+func priceMatches(text string) [][]int {
+	if !strings.ContainsAny(text, "0123456789") {
+		return nil
+	}
+	return priceRe.FindAllStringSubmatchIndex(text, -1)
 }
 
 type sentence struct {
@@ -102,15 +120,30 @@ func sentences(text string) []sentence {
 	return out
 }
 
+// disclosureHints are words at least one of which every disclosure pattern contains; a
+// sentence with none of them is not tried against the patterns (most sentences).
+var disclosureHints = []string{"affiliat", "commission", "earn", "sponsor", "paid", "compensat", "associate", "material",
+	"#", "cost to you", "charge to you", "disclosure", "provision", "werbe", "receive", "make money", "revenue", "fee", "share", "portion"}
+
 // disclosurePhrase returns the disclosing words of a sentence, or "".
 func disclosurePhrase(s string, extra []string) string {
+	low := strings.ToLower(s)
+	hinted := false
+	for _, h := range disclosureHints {
+		if strings.Contains(low, h) {
+			hinted = true
+			break
+		}
+	}
 	for _, re := range disclosurePatterns {
+		if !hinted {
+			break
+		}
 		if loc := re.FindStringIndex(s); loc != nil {
 			return strings.TrimSpace(s[loc[0]:loc[1]])
 		}
 	}
 	if len(extra) > 0 {
-		low := strings.ToLower(s)
 		for _, ph := range extra {
 			if i := strings.Index(low, ph); i >= 0 {
 				return s[i : i+len(ph)]
