@@ -78,6 +78,9 @@ type PageAffiliate struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Site string `json:"site"`
+	// NetworkIDs are the partner's own IDs per network: a link on their page that credits
+	// another ID for the program is a hijack.
+	NetworkIDs map[string]string `json:"network_ids"`
 }
 
 // Block is a run of visible text (a paragraph, heading, list item...) in reading order.
@@ -105,6 +108,9 @@ type Link struct {
 type AffiliateLink struct {
 	Network     string `json:"network"`
 	AffiliateID string `json:"affiliate_id"`
+	// Merchant is the advertiser's ID in the network (Awin awinmid, CJ advertiser,
+	// ShareASale m, Rakuten mid), when the URL carries it: it says which program the link is for.
+	Merchant    string `json:"merchant,omitempty"`
 	Program     string `json:"program,omitempty"`
 	Destination string `json:"destination,omitempty"`
 }
@@ -130,6 +136,9 @@ type Disclosure struct {
 	Offset   int    `json:"offset"`
 	Selector string `json:"selector"`
 	Hidden   bool   `json:"hidden"`
+	// Vague marks wording that hints at a connection without stating it ("partner",
+	// "#sp", "thanks to our friends at"): not a clear disclosure under FTC guidance.
+	Vague bool `json:"vague"`
 }
 
 // Coupon is a promotional code shown on the page.

@@ -19,6 +19,9 @@ type Program struct {
 	// AffiliateIDs are the IDs the program itself owns per network (e.g. its Amazon tag),
 	// so a link carrying another ID to the program's product is a hijack.
 	AffiliateIDs map[string][]string `json:"affiliate_ids" yaml:"affiliate_ids"`
+	// MerchantIDs are the program's advertiser IDs per network (awin -> "1001"): a link
+	// carrying one of them is a link to this program.
+	MerchantIDs map[string]string `json:"merchant_ids" yaml:"merchant_ids"`
 	// Coupons are the codes the program has issued, with their validity.
 	Coupons []ProgramCoupon `json:"coupons" yaml:"coupons"`
 	// SeverityOverrides change a rule's severity for this program (rule id -> severity).

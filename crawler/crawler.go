@@ -407,7 +407,7 @@ func (c *Crawler) snapshot(aff affwatch.Affiliate, st *fetchState, r *colly.Resp
 		ContentSHA256: hex.EncodeToString(sum[:]),
 		FetchStatus:   affwatch.FetchOK,
 		Redirects:     st.chain,
-		Affiliate:     affwatch.PageAffiliate{ID: aff.ID, Name: aff.Name, Site: siteOf(st.url)},
+		Affiliate:     pageAffiliate(aff, st.url),
 		Program:       aff.Program,
 	}
 	if p.Redirects == nil {
@@ -429,7 +429,7 @@ func (c *Crawler) failed(aff affwatch.Affiliate, raw string, status affwatch.Fet
 		FetchedAt:     c.Now().UTC(),
 		FetchStatus:   status,
 		Redirects:     chain,
-		Affiliate:     affwatch.PageAffiliate{ID: aff.ID, Name: aff.Name, Site: siteOf(raw)},
+		Affiliate:     pageAffiliate(aff, raw),
 		Program:       aff.Program,
 	}
 	if err != nil {
@@ -437,6 +437,14 @@ func (c *Crawler) failed(aff affwatch.Affiliate, raw string, status affwatch.Fet
 	}
 	nonNil(&p)
 	return affwatch.Snapshot{Page: p}
+}
+
+func pageAffiliate(aff affwatch.Affiliate, pageURL string) affwatch.PageAffiliate {
+	ids := aff.NetworkIDs
+	if ids == nil {
+		ids = map[string]string{}
+	}
+	return affwatch.PageAffiliate{ID: aff.ID, Name: aff.Name, Site: siteOf(pageURL), NetworkIDs: ids}
 }
 
 func siteOf(raw string) string {

@@ -28,6 +28,13 @@ var disclosurePatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)\b(?:provisionslinks?|affiliate-links?|werbelinks?)\b`),
 }
 
+// vaguePatterns hint at a connection without stating it. FTC guidance names such wording
+// ("#sp", "#partner", "thanks to", "in partnership with") as not clear enough on its own.
+var vaguePatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)(?:^|\s)#(?:sp|spon|collab|partner|ambassador|gifted|thanks)\b`),
+	regexp.MustCompile(`(?i)\b(?:in partnership with|partnered with|in collaboration with|thanks to (?:our|my) (?:friends|partners?)|brought to you by|supported by|gifted by|partner links?)\b`),
+}
+
 // sentenceEnd splits block text into sentences for disclosure matching.
 var sentenceEnd = regexp.MustCompile(`[.!?。](?:\s+|$)`)
 
@@ -43,7 +50,7 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 	}
 	for _, b := range p.Blocks {
 		for _, sent := range sentences(b.Text) {
-			phrase := disclosurePhrase(sent.text, extra)
+			phrase, vague := disclosurePhrase(sent.text, extra)
 			if phrase == "" {
 				continue
 			}
@@ -52,7 +59,7 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 				off += sent.offset
 			}
 			p.Disclosures = append(p.Disclosures, affwatch.Disclosure{Text: sent.text, Phrase: phrase, Offset: off,
-				Selector: b.Selector, Hidden: b.Hidden})
+				Selector: b.Selector, Hidden: b.Hidden, Vague: vague})
 		}
 		if b.Hidden {
 			continue
@@ -123,10 +130,12 @@ func sentences(text string) []sentence {
 // disclosureHints are words at least one of which every disclosure pattern contains; a
 // sentence with none of them is not tried against the patterns (most sentences).
 var disclosureHints = []string{"affiliat", "commission", "earn", "sponsor", "paid", "compensat", "associate", "material",
-	"#", "cost to you", "charge to you", "disclosure", "provision", "werbe", "receive", "make money", "revenue", "fee", "share", "portion"}
+	"#", "cost to you", "charge to you", "disclosure", "provision", "werbe", "receive", "make money", "revenue", "fee", "share", "portion",
+	"partner", "thank", "support", "brought", "collab", "gift"}
 
-// disclosurePhrase returns the disclosing words of a sentence, or "".
-func disclosurePhrase(s string, extra []string) string {
+// disclosurePhrase returns the disclosing words of a sentence ("" when none), and whether
+// they are only vague.
+func disclosurePhrase(s string, extra []string) (string, bool) {
 	low := strings.ToLower(s)
 	hinted := false
 	for _, h := range disclosureHints {
@@ -140,17 +149,23 @@ func disclosurePhrase(s string, extra []string) string {
 			break
 		}
 		if loc := re.FindStringIndex(s); loc != nil {
-			return strings.TrimSpace(s[loc[0]:loc[1]])
+			return strings.TrimSpace(s[loc[0]:loc[1]]), false
 		}
 	}
-	if len(extra) > 0 {
-		for _, ph := range extra {
-			if i := strings.Index(low, ph); i >= 0 {
-				return s[i : i+len(ph)]
-			}
+	for _, ph := range extra {
+		if strings.Contains(low, ph) {
+			return ph, false
 		}
 	}
-	return ""
+	for _, re := range vaguePatterns {
+		if !hinted {
+			break
+		}
+		if loc := re.FindStringIndex(s); loc != nil {
+			return strings.TrimSpace(s[loc[0]:loc[1]]), true
+		}
+	}
+	return "", false
 }
 
 // couponCode finds codes introduced as such: "code SAVE20", "coupon: SAVE20", "use SAVE20 at checkout".

@@ -27,6 +27,9 @@ type Network struct {
 	IDParams []string
 	// DestParams are query parameters carrying the destination URL.
 	DestParams []string
+	// MerchantParams are query parameters carrying the advertiser's ID in the network;
+	// PathID and HostID may also capture it (group "merchant").
+	MerchantParams []string
 	// Require are query parameters that must all be present for the URL to be a click URL.
 	Require []string
 	// NeedID means a URL on these hosts is an affiliate link only when it carries an ID
@@ -55,21 +58,22 @@ var Networks = []Network{
 		"*.awltovhc.com", "*.tqlkg.com", "*.apmebf.com", "*.afcyhf.com"},
 		PathID: regexp.MustCompile(`^/(?:click-(?P<id>\d+)-\d+|links/(?P<id2>\d+)/)`), DestParams: []string{"url"}},
 	{Name: "awin", Hosts: []string{"www.awin1.com", "awin1.com"}, IDParams: []string{"awinaffid", "id"},
-		DestParams: []string{"ued", "p"}, NeedID: true},
+		DestParams: []string{"ued", "p"}, MerchantParams: []string{"awinmid", "mid"}, NeedID: true},
 	{Name: "rakuten", Hosts: []string{"click.linksynergy.com", "linksynergy.walmart.com"}, IDParams: []string{"id"},
-		DestParams: []string{"murl", "RD_PARM1"}},
+		DestParams: []string{"murl", "RD_PARM1"}, MerchantParams: []string{"mid", "offerid"}},
 	{Name: "rakuten_jp", Hosts: []string{"hb.afl.rakuten.co.jp"}, Paths: []string{"/ichiba/", "/hgc/"},
 		PathID: regexp.MustCompile(`^/[a-z]+/(?P<id>[^/.]+)`), DestParams: []string{"pc"}},
 	{Name: "shareasale", Hosts: []string{"shareasale.com", "www.shareasale.com"}, Paths: []string{"/r.cfm", "/m-pr.cfm", "/u.cfm"},
-		IDParams: []string{"u", "afftrack"}, DestParams: []string{"urllink"}, NeedID: true},
+		IDParams: []string{"u", "afftrack"}, DestParams: []string{"urllink"}, MerchantParams: []string{"m"}, NeedID: true},
 	{Name: "shareasale", Hosts: []string{"shrsl.com", "www.shrsl.com"}, Short: true},
 	{Name: "impact", Hosts: []string{"*.sjv.io", "*.evyy.net", "*.7eer.net", "*.pxf.io", "*.ojrq.net", "*.r3h.net", "*.iljmp.com",
 		"*.vzew.net", "*.zlbu.net", "*.ztk5.net", "*.mtko.net", "*.uzfr.net"},
-		PathID: regexp.MustCompile(`^/c/(?P<id>\d+)/`), DestParams: []string{"u"}},
+		PathID: regexp.MustCompile(`^/c/(?P<id>\d+)/\d+/(?P<merchant>\d+)`), DestParams: []string{"u"}},
 	{Name: "partnerize", Hosts: []string{"prf.hn", "www.prf.hn"}, Paths: []string{"/click/"},
 		PathID: regexp.MustCompile(`camref:(?P<id>[A-Za-z0-9]+)(?:/.*destination:(?P<dest>.+))?`)},
 	{Name: "clickbank", Hosts: []string{"*.hop.clickbank.net", "hop.clickbank.net"},
-		HostID: regexp.MustCompile(`^(?P<id>[a-z0-9]+)\.[a-z0-9]+\.hop\.clickbank\.net$`), IDParams: []string{"affiliate"}},
+		HostID:   regexp.MustCompile(`^(?P<id>[a-z0-9]+)\.(?P<merchant>[a-z0-9]+)\.hop\.clickbank\.net$`),
+		IDParams: []string{"affiliate"}, MerchantParams: []string{"vendor"}},
 	{Name: "ebay", Hosts: []string{"rover.ebay.com"}, IDParams: []string{"campid"}, DestParams: []string{"mpre"}},
 	{Name: "ebay", Hosts: []string{"www.ebay.com", "ebay.com", "www.ebay.co.uk", "www.ebay.de", "www.ebay.fr", "www.ebay.it",
 		"www.ebay.es", "www.ebay.ca", "www.ebay.com.au"}, IDParams: []string{"campid"}, Require: []string{"mkrid"}, NeedID: true},
@@ -81,9 +85,10 @@ var Networks = []Network{
 		PathID: regexp.MustCompile(`^/t/(?P<id>[A-Za-z0-9-]+)`), DestParams: []string{"url"}},
 	{Name: "flexoffers", Hosts: []string{"track.flexlinks.com", "track.flexlinkspro.com"}, IDParams: []string{"foid"}, DestParams: []string{"url"}},
 	{Name: "tradedoubler", Hosts: []string{"clk.tradedoubler.com", "tracker.tradedoubler.com", "pdt.tradedoubler.com"},
-		IDParams: []string{"a"}, DestParams: []string{"url"}},
+		IDParams: []string{"a"}, DestParams: []string{"url"}, MerchantParams: []string{"p"}},
 	{Name: "tradedoubler", Hosts: []string{"td.oo34.net"}, IDParams: []string{"aaid"}, DestParams: []string{"url"}},
-	{Name: "webgains", Hosts: []string{"track.webgains.com"}, IDParams: []string{"wgcampaignid", "wgcampaignID"}, DestParams: []string{"wgtarget"}},
+	{Name: "webgains", Hosts: []string{"track.webgains.com"}, IDParams: []string{"wgcampaignid", "wgcampaignID"}, DestParams: []string{"wgtarget"},
+		MerchantParams: []string{"wgprogramid", "wgprogramID"}},
 	{Name: "admitad", Hosts: []string{"ad.admitad.com", "alitems.com", "alitems.site", "*.lenkmio.com", "ad.admitad.cool"},
 		PathID: regexp.MustCompile(`^/[a-z]/(?P<id>[a-z0-9]+)/`), DestParams: []string{"ulp"}},
 	{Name: "a8", Hosts: []string{"px.a8.net", "rpx.a8.net"}, Paths: []string{"/svt/ejp"}, IDParams: []string{"a8mat"}, NeedID: true},
@@ -200,12 +205,22 @@ func (n *Network) match(host string, u *url.URL, q url.Values) *affwatch.Affilia
 				if d, err := url.PathUnescape(m[i]); err == nil {
 					l.Destination = d
 				}
+			case name == "merchant":
+				l.Merchant = m[i]
 			}
 		}
 	}
 	if n.HostID != nil {
 		if m := n.HostID.FindStringSubmatch(host); m != nil {
 			l.AffiliateID = m[n.HostID.SubexpIndex("id")]
+			if i := n.HostID.SubexpIndex("merchant"); i > 0 {
+				l.Merchant = m[i]
+			}
+		}
+	}
+	for _, p := range n.MerchantParams {
+		if v := q.Get(p); v != "" && l.Merchant == "" {
+			l.Merchant = v
 		}
 	}
 	for _, p := range n.IDParams {

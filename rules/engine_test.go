@@ -48,8 +48,8 @@ func TestEvaluateFindsMissingDisclosure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fs) != 1 || fs[0].RuleID != "DISC-001" || fs[0].Severity != affwatch.SeverityHigh {
-		t.Fatalf("findings = %+v, want one DISC-001 high", fs)
+	if len(fs) != 2 || fs[0].RuleID != "DISC-001" || fs[0].Severity != affwatch.SeverityHigh {
+		t.Fatalf("findings = %+v, want DISC-001 (high) and LINK-001", fs)
 	}
 }
 

@@ -147,7 +147,7 @@ func (p *page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, p.body.Load())
 }
 
-const undisclosed = `<html><body><h1>Deals</h1><p><a href="https://www.amazon.com/dp/B01?tag=deals-20">Buy</a></p></body></html>`
+const undisclosed = `<html><body><h1>Deals</h1><p><a href="https://www.amazon.com/dp/B01?tag=deals-20" rel="sponsored">Buy</a></p></body></html>`
 const disclosed = `<html><body><p>We earn a commission from qualifying purchases.</p><h1>Deals</h1><p><a href="https://www.amazon.com/dp/B01?tag=deals-20" rel="sponsored">Buy</a></p></body></html>`
 
 func TestViolationLifecycleAcrossScans(t *testing.T) {
@@ -222,7 +222,7 @@ func slowFarm(n int, delay time.Duration) *httptest.Server {
 		time.Sleep(delay)
 		w.Header().Set("Content-Type", "text/html")
 		var b strings.Builder
-		fmt.Fprintf(&b, `<html><body><h1>%s</h1><p><a href="https://www.amazon.com/dp/B%s?tag=farm-20">Buy</a></p>`, r.URL.Path, r.URL.Path)
+		fmt.Fprintf(&b, `<html><body><h1>%s</h1><p><a href="https://www.amazon.com/dp/B%s?tag=farm-20" rel="sponsored">Buy</a></p>`, r.URL.Path, r.URL.Path)
 		if r.URL.Path == "/" {
 			for i := range n {
 				fmt.Fprintf(&b, `<a href="/p%d.html">page %d</a> `, i, i)

@@ -26,8 +26,18 @@ test_disclosed_page_passes if {
 	count(missing.deny) == 0 with input as {"url": "https://blog.example/", "links": [link(40, false)], "disclosures": [disclosure(10, false)]}
 }
 
-test_hidden_disclosure_does_not_count if {
-	count(missing.deny) == 1 with input as {"url": "https://blog.example/", "links": [link(40, false)], "disclosures": [disclosure(10, true)]}
+test_hidden_disclosure_is_the_hidden_rule_not_this_one if {
+	count(missing.deny) == 0 with input as {"url": "https://blog.example/", "links": [link(40, false)], "disclosures": [disclosure(10, true)]}
+}
+
+test_vague_disclosure_is_the_vague_rule_not_this_one if {
+	vague := object.union(disclosure(10, false), {"vague": true, "phrase": "#sp"})
+	count(missing.deny) == 0 with input as {"url": "https://blog.example/", "links": [link(40, false)], "disclosures": [vague]}
+}
+
+test_hidden_vague_disclosure_counts_as_none if {
+	vague := object.union(disclosure(10, true), {"vague": true, "phrase": "#sp"})
+	count(missing.deny) == 1 with input as {"url": "https://blog.example/", "links": [link(40, false)], "disclosures": [vague]}
 }
 
 test_no_affiliate_links_passes if {

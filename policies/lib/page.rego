@@ -5,11 +5,17 @@ package affwatch.lib.page
 # affiliate_links are the page's affiliate links a reader can see, in document order.
 affiliate_links := [l | some l in input.links; l.affiliate != null; not l.hidden]
 
-# disclosures are the disclosure sentences a reader can see, in document order.
-disclosures := [d | some d in input.disclosures; not d.hidden]
+# clear_disclosures are the sentences that state a material connection, seen or not.
+clear_disclosures := [d | some d in input.disclosures; not d.vague]
 
-# hidden_disclosures are disclosure sentences present in the HTML but hidden from readers.
-hidden_disclosures := [d | some d in input.disclosures; d.hidden]
+# disclosures are the clear disclosure sentences a reader can see, in document order.
+disclosures := [d | some d in clear_disclosures; not d.hidden]
+
+# hidden_disclosures are clear disclosure sentences present in the HTML but hidden from readers.
+hidden_disclosures := [d | some d in clear_disclosures; d.hidden]
+
+# vague_disclosures are visible sentences that only hint at a connection ("#sp", "partner").
+vague_disclosures := [d | some d in input.disclosures; d.vague; not d.hidden]
 
 # first_affiliate_link is the first affiliate link a reader meets.
 first_affiliate_link := affiliate_links[0] if count(affiliate_links) > 0
@@ -19,6 +25,41 @@ default program := {}
 
 program := data.programs[input.program]
 
+# brand_terms are the program's trademarks, lower-cased.
+brand_terms := {lower(t) | some t in object.get(program, "brand_terms", []); t != ""}
+
+# landing_domains are the program's own domains, lower-cased.
+landing_domains := {lower(d) | some d in object.get(program, "landing_domains", []); d != ""}
+
+# host is the lower-cased host name of a URL ("" when it has none).
+host(url) := lower(m[0][1]) if {
+	m := regex.find_all_string_submatch_n(`^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)`, url, 1)
+	count(m) == 1
+} else := ""
+
+# on_domain is true when host is domain or one of its subdomains.
+on_domain(h, domain) if h == domain
+
+on_domain(h, domain) if endswith(h, concat("", [".", domain]))
+
+# on_landing_domain is true when a URL's host is one of the program's landing domains.
+on_landing_domain(url) if {
+	some d in landing_domains
+	on_domain(host(url), d)
+}
+
+# for_program is true when an affiliate link is for this page's program: it carries the
+# program's merchant ID in its network, or it points straight at a landing domain.
+for_program(link) if {
+	link.affiliate.merchant != ""
+	link.affiliate.merchant == object.get(object.get(program, "merchant_ids", {}), link.affiliate.network, "")
+}
+
+for_program(link) if on_landing_domain(link.href)
+
+# visible_blocks are the text blocks a reader sees.
+visible_blocks := [b | some b in input.blocks; not b.hidden]
+
 # evidence builds the evidence object of a finding.
 evidence(snippet, selector, offset, key) := {
 	"snippet": snippet,
@@ -27,3 +68,18 @@ evidence(snippet, selector, offset, key) := {
 	"url": input.url,
 	"key": key,
 }
+
+# now_ns is when the page was fetched (so findings are reproducible), else the clock.
+now_ns := time.parse_rfc3339_ns(input.fetched_at) if {
+	is_string(input.fetched_at)
+	input.fetched_at != ""
+	not startswith(input.fetched_at, "0001-")
+} else := time.now_ns()
+
+# date_ns reads a date written 2006-01-02, or an RFC 3339 time; undefined otherwise.
+date_ns(s) := time.parse_ns("2006-01-02", s) if regex.match(`^\d{4}-\d{2}-\d{2}$`, s)
+
+date_ns(s) := time.parse_rfc3339_ns(s) if regex.match(`^\d{4}-\d{2}-\d{2}T`, s)
+
+# day_ns is a day in nanoseconds.
+day_ns := ((24 * 60) * 60) * 1000000000

@@ -1,0 +1,43 @@
+# METADATA
+# title: Prohibited claim
+# description: >-
+#   The page makes a claim that advertisers may not make and so partners may not make for
+#   them: health cures and treatment, guaranteed results, income promises, "risk-free",
+#   miracle products, and the program's own list of prohibited phrases.
+# custom:
+#   id: CLAIM-001
+#   severity: high
+#   remediation: Remove the claim, or replace it with wording the program's guidelines allow.
+package affwatch.rules.claims.prohibited
+
+import data.affwatch.lib.page
+
+# patterns are the built-in prohibited claims by category (case-insensitive).
+patterns := {
+	"health": `\b(?:cures?|cured|heals?|healing)\s+(?:your\s+|the\s+)?(?:cancer|diabetes|arthritis|insomnia|anxiety|depression|acne|covid|disease|illness|pain|infections?|alzheimer'?s|hair loss|obesity)\b|\bcure for\b|\b(?:treats?|prevents?|reverses?)\s+(?:cancer|diabetes|covid|alzheimer'?s|heart disease|disease)\b|\bno side[- ]effects\b|\bfda[- ]approved\b`,
+	"guarantee": `\bguaranteed\s+(?:results?|weight loss|to (?:work|lose|cure|make|earn)|income|returns?|profits?|success)\b|\b(?:results|success|weight loss)\s+guaranteed\b|\b100\s?%\s+guaranteed\b`,
+	"income": `\bmake\s+\$\s?[\d,]+(?:k)?\s+(?:a|per|every)\s+(?:day|week|month|hour)\b|\bearn\s+\$\s?[\d,]+(?:k)?\s+(?:a|per|every)\s+(?:day|week|month|hour)\b|\bget rich\b|\bquit your (?:day )?job\b|\bguaranteed (?:passive )?income\b`,
+	"risk": `\brisk[- ]free\b|\bno risk\b|\bzero risk\b|\bcan'?t lose\b`,
+	"miracle": `\bmiracle\s+(?:cure|pill|product|diet|supplement)\b|\bmagic pill\b|\blose\s+\d+\s+(?:lbs|pounds|kg|kilos)\s+in\s+\d+\s+(?:days?|weeks?)\b`,
+}
+
+deny contains finding if {
+	some b in page.visible_blocks
+	some category, pattern in patterns
+	some m in regex.find_n(concat("", ["(?i)", pattern]), b.text, -1)
+	finding := {
+		"msg": sprintf("prohibited %s claim: %q", [category, m]),
+		"evidence": page.evidence(b.text, b.selector, b.offset, lower(m)),
+	}
+}
+
+deny contains finding if {
+	some b in page.visible_blocks
+	some phrase in object.get(page.program, "prohibited_claims", [])
+	phrase != ""
+	contains(lower(b.text), lower(phrase))
+	finding := {
+		"msg": sprintf("claim the program prohibits: %q", [phrase]),
+		"evidence": page.evidence(b.text, b.selector, b.offset, lower(phrase)),
+	}
+}
