@@ -98,3 +98,32 @@ type ScanCounts struct {
 	Resolved   int `json:"resolved"`
 	Suppressed int `json:"suppressed"`
 }
+
+// Normalized returns the program with empty lists and maps instead of nil ones, the form
+// policies read (they can count and iterate without guarding against null).
+func (p Program) Normalized() Program {
+	orEmpty := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	p.BrandTerms, p.LandingDomains = orEmpty(p.BrandTerms), orEmpty(p.LandingDomains)
+	p.DisclosurePhrases, p.ProhibitedClaims, p.DisabledRules = orEmpty(p.DisclosurePhrases), orEmpty(p.ProhibitedClaims), orEmpty(p.DisabledRules)
+	if p.AffiliateIDs == nil {
+		p.AffiliateIDs = map[string][]string{}
+	}
+	if p.MerchantIDs == nil {
+		p.MerchantIDs = map[string]string{}
+	}
+	if p.SeverityOverrides == nil {
+		p.SeverityOverrides = map[string]Severity{}
+	}
+	if p.Coupons == nil {
+		p.Coupons = []ProgramCoupon{}
+	}
+	if p.Exceptions == nil {
+		p.Exceptions = []Exception{}
+	}
+	return p
+}

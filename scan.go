@@ -121,7 +121,14 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 	var vs []Violation
 	if page.FetchStatus.Verified() {
 		findings, err := s.Evaluator.Evaluate(ctx, page)
-		if err != nil {
+		var partial RulesFailed
+		switch {
+		case err == nil:
+		case errors.As(err, &partial):
+			// The failed rules judge nothing here; the others' findings stand.
+			log.Error("rules failed on page", "url", page.URL, "rules", partial.Failed(), "err", err)
+			snap.Unjudged, snap.EvalErrors = partial.Failed(), err.Error()
+		default:
 			// A page the policies could not judge resolves nothing and accuses no one.
 			log.Error("evaluate page", "url", page.URL, "err", err)
 			page.FetchStatus, page.FetchError = FetchError, "evaluate policies: "+err.Error()

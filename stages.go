@@ -17,6 +17,10 @@ type Snapshot struct {
 	// ETag and LastModified let the next scan ask for the page only if it changed.
 	ETag         string
 	LastModified string
+	// Unjudged are the rules that could not be evaluated on this page: their violations
+	// here are neither found nor resolved. EvalErrors says why.
+	Unjudged   []string
+	EvalErrors string
 }
 
 // Crawler fetches an affiliate's sites and hands over each page as soon as it is seen.
@@ -24,6 +28,13 @@ type Snapshot struct {
 // Crawl returns an error only when the crawl itself could not run.
 type Crawler interface {
 	Crawl(ctx context.Context, aff Affiliate, visit func(Snapshot) error) error
+}
+
+// RulesFailed is the error an Evaluator returns beside its findings when some rules
+// failed at run time: the findings of the other rules stand.
+type RulesFailed interface {
+	error
+	Failed() []string
 }
 
 // Evaluator checks a page against the program's policies.

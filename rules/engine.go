@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -72,17 +73,22 @@ type Engine struct {
 	byPkg    map[string]*Rule
 	binds    []binding
 	query    rego.PreparedEvalQuery
+	regoOpts []func(*rego.Rego) // everything but the query, for the per-rule queries
 	programs map[string]affwatch.Program
 	revision string
 	now      func() time.Time
 	log      *slog.Logger
 }
 
-// binding is one query variable: the deny or warn set of one rule.
+// binding is one query variable: the deny or warn set of one rule. Its own query, made
+// the first time the shared query fails, evaluates that set alone to tell which rule failed.
 type binding struct {
-	name string
-	rule *Rule
-	warn bool
+	name    string
+	rule    *Rule
+	warn    bool
+	once    *sync.Once
+	query   rego.PreparedEvalQuery
+	prepErr error
 }
 
 var _ affwatch.Evaluator = (*Engine)(nil)
@@ -209,7 +215,7 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 			if warn {
 				set = "warn"
 			}
-			e.binds = append(e.binds, binding{name: name, rule: r, warn: warn})
+			e.binds = append(e.binds, binding{name: name, rule: r, warn: warn, once: &sync.Once{}})
 			q = append(q, fmt.Sprintf("%s := data.%s.%s", name, r.Package, set))
 		}
 	}
@@ -247,7 +253,21 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 		return nil, fmt.Errorf("load policies: %w: %w", ErrPolicy, err)
 	}
 	e.query = pq
+	e.regoOpts = regoOpts[1:]
 	return e, nil
+}
+
+// ruleQuery is the query of one rule's set alone, prepared on first use.
+func (e *Engine) ruleQuery(ctx context.Context, b *binding) (rego.PreparedEvalQuery, error) {
+	b.once.Do(func() {
+		set := "deny"
+		if b.warn {
+			set = "warn"
+		}
+		opts := append(append([]func(*rego.Rego){}, e.regoOpts...), rego.Query(fmt.Sprintf("x := data.%s.%s", b.rule.Package, set)))
+		b.query, b.prepErr = rego.New(opts...).PrepareForEval(ctx)
+	})
+	return b.query, b.prepErr
 }
 
 func sourceNames(sources []Source) string {
@@ -267,11 +287,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// programData is data.programs: each program's parameters keyed by id.
+// programData is data.programs: each program's parameters keyed by id, with empty lists
+// rather than nulls so that rules can count and iterate them.
 func programData(programs []affwatch.Program) (map[string]any, error) {
 	byID := map[string]affwatch.Program{}
 	for _, p := range programs {
-		byID[p.ID] = p
+		byID[p.ID] = p.Normalized()
 	}
 	raw, err := json.Marshal(map[string]any{"programs": byID})
 	if err != nil {
@@ -380,32 +401,75 @@ type regoFinding struct {
 	Evidence affwatch.Evidence `json:"evidence"`
 }
 
+// RuleErrors are the rules that failed on one page, by rule id. The findings of the
+// other rules are still returned beside it.
+type RuleErrors struct {
+	URL  string
+	Errs map[string]error
+}
+
+func (e *RuleErrors) Error() string {
+	var parts []string
+	for _, id := range sortedKeys(e.Errs) {
+		parts = append(parts, fmt.Sprintf("rule %s: %v", id, e.Errs[id]))
+	}
+	return fmt.Sprintf("evaluate %s: %s", e.URL, strings.Join(parts, "; "))
+}
+
+// Failed lists the ids of the rules that could not be evaluated.
+func (e *RuleErrors) Failed() []string { return sortedKeys(e.Errs) }
+
 // Evaluate runs every rule on the page and returns the findings, with the program's
-// disabled rules dropped, severity overrides applied and exceptions marked.
+// disabled rules dropped, severity overrides applied and exceptions marked. When some
+// rules fail at run time, the others' findings are returned with a *RuleErrors.
 func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.Finding, error) {
-	raw, err := json.Marshal(page)
+	input, err := e.Input(page)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+		return nil, err
 	}
-	input, err := ast.ValueFromReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
-	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
-	}
-	if len(rs) == 0 {
-		return nil, nil
+	sets := make(map[string][]any, len(e.binds))
+	var ruleErrs *RuleErrors
+	if rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input)); err == nil {
+		if len(rs) > 0 {
+			for _, b := range e.binds {
+				sets[b.name], _ = rs[0].Bindings[b.name].([]any)
+			}
+		}
+	} else {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+		}
+		// Find the rules at fault; the others still count.
+		for i := range e.binds {
+			b := &e.binds[i]
+			q, err := e.ruleQuery(ctx, b)
+			var rs rego.ResultSet
+			if err == nil {
+				rs, err = q.Eval(ctx, rego.EvalParsedInput(input))
+			}
+			if err != nil {
+				if ruleErrs == nil {
+					ruleErrs = &RuleErrors{URL: page.URL, Errs: map[string]error{}}
+				}
+				ruleErrs.Errs[b.rule.ID] = err
+				continue
+			}
+			if len(rs) > 0 {
+				sets[b.name], _ = rs[0].Bindings["x"].([]any)
+			}
+		}
 	}
 	prog := e.programs[page.Program]
 	var out []affwatch.Finding
 	for _, b := range e.binds {
-		set, _ := rs[0].Bindings[b.name].([]any)
-		for _, item := range set {
+		for _, item := range sets[b.name] {
 			f, err := e.finding(b, item)
 			if err != nil {
-				return nil, fmt.Errorf("evaluate %s: rule %s (%s): %w", page.URL, b.rule.ID, b.rule.File, err)
+				if ruleErrs == nil {
+					ruleErrs = &RuleErrors{URL: page.URL, Errs: map[string]error{}}
+				}
+				ruleErrs.Errs[b.rule.ID] = fmt.Errorf("%s: %w", b.rule.File, err)
+				continue
 			}
 			if applyProgram(&f, prog, page, e.now()) {
 				out = append(out, f)
@@ -418,7 +482,30 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		}
 		return out[i].Evidence.Offset < out[j].Evidence.Offset
 	})
+	if ruleErrs != nil {
+		// drop the findings of a rule whose output was malformed: it is not judged
+		kept := out[:0]
+		for _, f := range out {
+			if _, bad := ruleErrs.Errs[f.RuleID]; !bad {
+				kept = append(kept, f)
+			}
+		}
+		return kept, ruleErrs
+	}
 	return out, nil
+}
+
+// Input converts a page into the Rego input value.
+func (e *Engine) Input(page *affwatch.Page) (ast.Value, error) {
+	raw, err := json.Marshal(page)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+	}
+	v, err := ast.ValueFromReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
+	}
+	return v, nil
 }
 
 func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -74,5 +75,28 @@ func TestBadPoliciesNameFileAndLine(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRuntimeErrorInOneRuleLeavesTheOthers(t *testing.T) {
+	conflict := "# METADATA\n# title: Conflicting rule\n# custom:\n#   id: XX-001\n#   severity: low\npackage affwatch.rules.x.conflict\n\n" +
+		"v := input.url\n\nv := input.title\n\ndeny contains {\"msg\": v} if true\n"
+	e, err := load(t, fstest.MapFS{"conflict.rego": {Data: []byte(conflict)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := &affwatch.Page{SchemaVersion: 1, URL: "https://blog.example/p", Title: "different", Program: "acme",
+		Links: []affwatch.Link{{Href: "https://www.amazon.com/dp/B0?tag=x-20", Text: "buy", Rel: []string{"sponsored"}, Offset: 5,
+			Affiliate: &affwatch.AffiliateLink{Network: "amazon", AffiliateID: "x-20"}}}}
+	fs, err := e.Evaluate(context.Background(), page)
+	var failed affwatch.RulesFailed
+	if !errors.As(err, &failed) || strings.Join(failed.Failed(), ",") != "XX-001" {
+		t.Fatalf("error %v, want XX-001 named as failed", err)
+	}
+	if !strings.Contains(err.Error(), "conflict.rego") && !strings.Contains(err.Error(), "conflict") {
+		t.Errorf("error does not locate the rule: %v", err)
+	}
+	if len(fs) != 1 || fs[0].RuleID != "DISC-001" {
+		t.Fatalf("the other rules' findings: %+v", fs)
 	}
 }
