@@ -106,22 +106,31 @@ func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Log
 	if err != nil {
 		return affwatch.Scan{}, err
 	}
-	cr := crawler.New(crawler.Config{
+	cr := newCrawler(cfg, cfg.Programs)
+	defer cr.Close()
+	cr.Logger = log.With("component", "crawler")
+	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eng, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
+	return sc.Run(ctx, cfg.Affiliates)
+}
+
+// newCrawler makes the crawler the config describes.
+func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
+	depth := 1
+	if cfg.Crawl.MaxDepth != nil {
+		depth = *cfg.Crawl.MaxDepth
+	}
+	return crawler.New(crawler.Config{
 		UserAgent:      cfg.Crawl.UserAgent,
 		Delay:          time.Duration(cfg.Crawl.Delay),
 		Parallelism:    cfg.Crawl.Parallelism,
-		MaxDepth:       *cfg.Crawl.MaxDepth,
+		MaxDepth:       depth,
 		MaxPages:       cfg.Crawl.MaxPages,
 		RequestTimeout: time.Duration(cfg.Crawl.RequestTimeout),
 		MaxBodyBytes:   cfg.Crawl.MaxBodyBytes,
 		MaxRedirects:   cfg.Crawl.MaxRedirects,
 		AllowPrivate:   cfg.Crawl.AllowPrivate,
 		IgnoreRobots:   cfg.Crawl.IgnoreRobots,
-	}, cfg.Programs)
-	defer cr.Close()
-	cr.Logger = log.With("component", "crawler")
-	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eng, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
-	return sc.Run(ctx, cfg.Affiliates)
+	}, programs)
 }
 
 // printScanSummary prints what a scan found and returns the highest severity among the
@@ -461,44 +470,3 @@ func cmdViolations(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return fmt.Errorf("--format %q: want table, json or csv", *format)
 }
 
-func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	if len(args) == 0 || args[0] != "test" {
-		return exitError, errors.New("usage: affwatch policy test [--config FILE] [--run REGEX]")
-	}
-	fs := newFlags("policy test", stderr)
-	cfgPath := fs.String("config", "", "configuration file (for extra policy directories and program data)")
-	filter := fs.String("run", "", "run only the tests whose name matches this regular expression")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitError, err
-	}
-	cfg := &Config{}
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = LoadConfig(*cfgPath); err != nil {
-			return exitError, err
-		}
-	}
-	results, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, *filter)
-	if err != nil {
-		return exitError, err
-	}
-	failed := 0
-	for _, r := range results {
-		switch {
-		case r.Error != nil:
-			failed++
-			fmt.Fprintf(stdout, "ERROR %s: %s.%s: %v\n", r.Location, r.Package, r.Name, r.Error)
-		case r.Fail:
-			failed++
-			fmt.Fprintf(stdout, "FAIL  %s: %s.%s\n", r.Location, r.Package, r.Name)
-			if len(r.Output) > 0 {
-				fmt.Fprintf(stdout, "%s\n", r.Output)
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", len(results)-failed, failed)
-	if failed > 0 {
-		return exitViolations, nil
-	}
-	return exitOK, nil
-}

@@ -42,8 +42,14 @@ Usage:
   affwatch report [--config FILE] [--out DIR] [--manager EMAIL] [--since DURATION]
                                                  write the managers' reports (HTML, text, CSV)
   affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--format table|json|csv]
-  affwatch policy test [--config FILE] [--run REGEX]
+  affwatch policy test [--run REGEX] [--coverage [--threshold N]] [--format pretty|json]
                                                  run the Rego unit tests of the policies
+  affwatch policy check                          compile, schema-check and lint the policies
+  affwatch policy fmt [--write] [DIR...]         opa fmt the policy directories
+  affwatch policy eval --program ID (--url URL | --file F.html | --input F.json) [--explain] [--dump-input F]
+                                                 check one page and show the findings
+  affwatch policy docs                           the rule catalogue as Markdown
+  affwatch policy diff --against last-scan       what the policies on disk would change
   affwatch version
 
 Every command that needs one takes --config (default affwatch.yaml).

@@ -5,8 +5,9 @@ import data.affwatch.rules.claims.pressure
 page(text) := {"url": "u", "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
 
 test_pressure_claims_warned if {
-	some text in ["Hurry, only 3 left in stock!", "Offer ends tonight", "37 people are viewing this right now", "Selling fast"]
-	count(pressure.warn) > 0 with input as page(text)
+	every text in ["Hurry, only 3 left in stock!", "Offer ends tonight", "37 people are viewing this right now", "Selling fast"] {
+		count(pressure.warn) > 0 with input as page(text)
+	}
 }
 
 test_calm_text_passes if {

@@ -7,11 +7,12 @@ page(text) := {"url": "u", "program": "acme", "blocks": [{"offset": 0, "tag": "p
 programs := {"acme": {"prohibited_claims": ["cures insomnia", "best coffee in the world"]}}
 
 test_built_in_claims_denied if {
-	some text in [
+	every text in [
 		"This tea cures cancer.", "Guaranteed weight loss in a month!", "Make $500 a day from home",
 		"Try it risk-free for 30 days", "A miracle pill for sleep", "No side effects at all", "Lose 10 pounds in 7 days",
-	]
-	count(prohibited.deny) > 0 with input as page(text) with data.programs as {}
+	] {
+		count(prohibited.deny) > 0 with input as page(text) with data.programs as {}
+	}
 }
 
 test_each_category_named if {

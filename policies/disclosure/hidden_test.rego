@@ -2,8 +2,10 @@ package affwatch.rules.disclosure.hidden_test
 
 import data.affwatch.rules.disclosure.hidden
 
-link := {"href": "https://www.amazon.com/dp/B0?tag=p-20", "text": "buy", "rel": [], "offset": 50, "selector": "a", "hidden": false,
-	"affiliate": {"network": "amazon", "affiliate_id": "p-20", "destination": ""}}
+link := {
+	"href": "https://www.amazon.com/dp/B0?tag=p-20", "text": "buy", "rel": [], "offset": 50, "selector": "a", "hidden": false,
+	"affiliate": {"network": "amazon", "affiliate_id": "p-20", "destination": ""},
+}
 
 d(is_hidden, vague) := {"text": "We earn a commission.", "phrase": "earn a commission", "offset": 0, "selector": "div.x", "hidden": is_hidden, "vague": vague}
 

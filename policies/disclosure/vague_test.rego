@@ -2,8 +2,10 @@ package affwatch.rules.disclosure.vague_test
 
 import data.affwatch.rules.disclosure.vague
 
-link := {"href": "https://www.amazon.com/dp/B0?tag=p-20", "text": "buy", "rel": [], "offset": 50, "selector": "a", "hidden": false,
-	"affiliate": {"network": "amazon", "affiliate_id": "p-20", "destination": ""}}
+link := {
+	"href": "https://www.amazon.com/dp/B0?tag=p-20", "text": "buy", "rel": [], "offset": 50, "selector": "a", "hidden": false,
+	"affiliate": {"network": "amazon", "affiliate_id": "p-20", "destination": ""},
+}
 
 d(phrase, is_vague) := {"text": phrase, "phrase": phrase, "offset": 0, "selector": "p", "hidden": false, "vague": is_vague}
 

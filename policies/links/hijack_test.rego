@@ -4,8 +4,10 @@ import data.affwatch.rules.links.hijack
 
 programs := {"acme": {"merchant_ids": {"awin": "1001"}, "landing_domains": ["acme.example"], "affiliate_ids": {"awin": ["555"]}}}
 
-awin(id, mid) := {"href": sprintf("https://www.awin1.com/cread.php?awinmid=%s&awinaffid=%s", [mid, id]), "text": "x", "rel": [],
-	"offset": 1, "selector": "a", "hidden": false, "affiliate": {"network": "awin", "affiliate_id": id, "merchant": mid, "destination": ""}}
+awin(id, mid) := {
+	"href": sprintf("https://www.awin1.com/cread.php?awinmid=%s&awinaffid=%s", [mid, id]), "text": "x", "rel": [],
+	"offset": 1, "selector": "a", "hidden": false, "affiliate": {"network": "awin", "affiliate_id": id, "merchant": mid, "destination": ""},
+}
 
 page(links) := {"url": "u", "program": "acme", "affiliate": {"id": "p", "network_ids": {"awin": "777"}}, "links": links}
 
@@ -30,8 +32,10 @@ test_other_merchants_links_are_not_our_business if {
 }
 
 test_direct_link_to_landing_domain_with_foreign_ref if {
-	l := {"href": "https://shop.acme.example/p?ref=999", "text": "x", "rel": [], "offset": 1, "selector": "a", "hidden": false,
-		"affiliate": {"network": "direct", "affiliate_id": "999", "merchant": "", "destination": ""}}
+	l := {
+		"href": "https://shop.acme.example/p?ref=999", "text": "x", "rel": [], "offset": 1, "selector": "a", "hidden": false,
+		"affiliate": {"network": "direct", "affiliate_id": "999", "merchant": "", "destination": ""},
+	}
 	inp := object.union(page([l]), {"affiliate": {"id": "p", "network_ids": {"direct": "p"}}})
 	count(hijack.deny) == 1 with input as inp with data.programs as programs
 }

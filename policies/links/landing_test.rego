@@ -4,8 +4,10 @@ import data.affwatch.rules.links.landing
 
 programs := {"acme": {"merchant_ids": {"awin": "1001"}, "landing_domains": ["acme.example"]}}
 
-link(dest) := {"href": "https://www.awin1.com/cread.php?awinmid=1001&awinaffid=1", "text": "x", "rel": [], "offset": 1, "selector": "a",
-	"hidden": false, "affiliate": {"network": "awin", "affiliate_id": "1", "merchant": "1001", "destination": dest}}
+link(dest) := {
+	"href": "https://www.awin1.com/cread.php?awinmid=1001&awinaffid=1", "text": "x", "rel": [], "offset": 1, "selector": "a",
+	"hidden": false, "affiliate": {"network": "awin", "affiliate_id": "1", "merchant": "1001", "destination": dest},
+}
 
 test_destination_outside_program_domains_denied if {
 	fs := landing.deny with input as {"url": "u", "program": "acme", "links": [link("https://acme-deals.example.net/x")]}

@@ -2,8 +2,10 @@ package affwatch.rules.links.rel_sponsored_test
 
 import data.affwatch.rules.links.rel_sponsored
 
-link(rel) := {"href": "https://www.amazon.com/dp/B0?tag=p-20", "text": "buy", "rel": rel, "offset": 5, "selector": "a", "hidden": false,
-	"affiliate": {"network": "amazon", "affiliate_id": "p-20", "destination": ""}}
+link(rel) := {
+	"href": "https://www.amazon.com/dp/B0?tag=p-20", "text": "buy", "rel": rel, "offset": 5, "selector": "a", "hidden": false,
+	"affiliate": {"network": "amazon", "affiliate_id": "p-20", "destination": ""},
+}
 
 test_plain_link_denied if {
 	fs := rel_sponsored.deny with input as {"url": "u", "links": [link([])]}

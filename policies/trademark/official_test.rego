@@ -7,8 +7,9 @@ programs := {"acme": {"brand_terms": ["Acme"], "landing_domains": ["acme.example
 page(url, text) := {"url": url, "program": "acme", "blocks": [{"offset": 0, "tag": "h1", "text": text, "selector": "h1", "hidden": false}]}
 
 test_official_claim_denied if {
-	some text in ["Welcome to the official Acme store", "Acme official site", "The official site of Acme grinders"]
-	count(official.deny) == 1 with input as page("https://deals.example/", text) with data.programs as programs
+	every text in ["Welcome to the official Acme store", "Acme official site", "The official site of Acme grinders"] {
+		count(official.deny) == 1 with input as page("https://deals.example/", text) with data.programs as programs
+	}
 }
 
 test_on_the_brand_own_site_passes if {

@@ -1,0 +1,604 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/format"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/rules"
+)
+
+const policyUsage = `usage:
+  affwatch policy test  [--config FILE] [--run REGEX] [--coverage] [--threshold N] [--format pretty|json]
+  affwatch policy check [--config FILE]
+  affwatch policy fmt   [--config FILE] [--write] [DIR...]
+  affwatch policy eval  [--config FILE] --program ID (--url URL | --file page.html | --input page.json)
+                        [--affiliate ID] [--explain] [--dump-input FILE]
+  affwatch policy docs  [--config FILE]
+  affwatch policy diff  [--config FILE] --against last-scan`
+
+func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) == 0 {
+		return exitError, errors.New(policyUsage)
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "test":
+		return policyTest(ctx, rest, stdout, stderr)
+	case "check":
+		return policyCheck(ctx, rest, stdout, stderr)
+	case "fmt":
+		return policyFmt(rest, stdout, stderr)
+	case "eval":
+		return policyEval(ctx, rest, stdout, stderr)
+	case "docs":
+		return policyDocs(ctx, rest, stdout, stderr)
+	case "diff":
+		return policyDiff(ctx, rest, stdout, stderr)
+	}
+	return exitError, fmt.Errorf("unknown policy command %q\n%s", sub, policyUsage)
+}
+
+// optionalConfig loads the config when one is named, or when affwatch.yaml exists here;
+// policy authors can work on the built-in pack without one.
+func optionalConfig(path string) (*Config, error) {
+	if path == "" {
+		if _, err := os.Stat("affwatch.yaml"); err != nil {
+			return &Config{}, nil
+		}
+		path = "affwatch.yaml"
+	}
+	return LoadConfig(path)
+}
+
+func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("policy test", stderr)
+	cfgPath := fs.String("config", "", "configuration file (extra policy directories, program data)")
+	filter := fs.String("run", "", "run only the tests whose name matches this regular expression")
+	coverage := fs.Bool("coverage", false, "report which policy lines the tests ran")
+	threshold := fs.Float64("threshold", 0, "with --coverage: fail below this percentage")
+	outFmt := fs.String("format", "pretty", "pretty or json")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	cfg, err := optionalConfig(*cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	start := time.Now()
+	run, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, rules.TestOptions{Filter: *filter, Coverage: *coverage || *threshold > 0})
+	if err != nil {
+		return exitError, err
+	}
+	failed := run.Failed()
+	// Explain the failures: run the failing tests again with a trace.
+	var failing []string
+	for _, r := range run.Results {
+		if r.Fail {
+			failing = append(failing, regexp.QuoteMeta(r.Package+"."+r.Name))
+		}
+	}
+	traced := map[string]*rules.TestResult{}
+	if len(failing) > 0 && *outFmt != "json" {
+		again, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, rules.TestOptions{Filter: "^(" + strings.Join(failing, "|") + ")$", Trace: true})
+		if err == nil {
+			for _, r := range again.Results {
+				traced[r.Package+"."+r.Name] = r
+			}
+		}
+	}
+	if *outFmt == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"results": run.Results, "coverage": run.Coverage}); err != nil {
+			return exitError, err
+		}
+	} else {
+		for _, r := range run.Results {
+			switch {
+			case r.Error != nil:
+				fmt.Fprintf(stdout, "ERROR %s: %s.%s\n      %v\n", r.Location, r.Package, r.Name, r.Error)
+			case r.Fail:
+				fmt.Fprintf(stdout, "FAIL  %s: %s.%s\n", r.Location, r.Package, r.Name)
+				// The failing expressions with the values of their variables.
+				if t := traced[r.Package+"."+r.Name]; t != nil {
+					for _, d := range rules.Failures(t, 3) {
+						fmt.Fprintf(stdout, "      %s: %s\n", d.Location, d.Expr)
+						for _, k := range sortedNames(d.Vars) {
+							fmt.Fprintf(stdout, "          %s = %s\n", k, d.Vars[k])
+						}
+					}
+				}
+				if len(r.Output) > 0 {
+					fmt.Fprintf(stdout, "      output: %s\n", bytes.TrimSpace(r.Output))
+				}
+			}
+		}
+		if run.Coverage != nil {
+			names := make([]string, 0, len(run.Coverage.Files))
+			for n := range run.Coverage.Files {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				f := run.Coverage.Files[n]
+				line := fmt.Sprintf("coverage %5.1f%%  %s", f.Coverage, n)
+				if len(f.NotCovered) > 0 {
+					var rows []string
+					for _, r := range f.NotCovered {
+						rows = append(rows, fmt.Sprintf("%d-%d", r.Start.Row, r.End.Row))
+					}
+					line += "  (not run: lines " + strings.Join(rows, ", ") + ")"
+				}
+				fmt.Fprintln(stdout, line)
+			}
+			fmt.Fprintf(stdout, "coverage %.1f%% overall\n", run.Coverage.Coverage)
+		}
+		fmt.Fprintf(stdout, "%d tests, %d passed, %d failed in %s\n", len(run.Results), len(run.Results)-failed, failed,
+			time.Since(start).Round(time.Millisecond))
+	}
+	if failed > 0 {
+		return exitViolations, nil
+	}
+	if *threshold > 0 && run.Coverage.Coverage < *threshold {
+		fmt.Fprintf(stderr, "coverage %.1f%% is below the threshold %.1f%%\n", run.Coverage.Coverage, *threshold)
+		return exitViolations, nil
+	}
+	return exitOK, nil
+}
+
+// policyCheck compiles the policies with the schemas, checks METADATA conventions, and
+// lists the files `opa fmt` would change.
+func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("policy check", stderr)
+	cfgPath := fs.String("config", "", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	cfg, err := optionalConfig(*cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	code := exitOK
+	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
+	if err != nil {
+		fmt.Fprintln(stdout, err)
+		code = exitViolations
+	} else {
+		fmt.Fprintf(stdout, "compiled %d rules (revision %s)\n", len(eng.Rules()), eng.Revision())
+	}
+	for _, src := range policySources(cfg) {
+		diffs, err := unformatted(src.FS)
+		if err != nil {
+			return exitError, fmt.Errorf("%s: %w", src.Name, err)
+		}
+		for _, f := range diffs {
+			fmt.Fprintf(stdout, "%s: not formatted (run affwatch policy fmt --write)\n", filepath.Join(src.Name, f))
+			code = exitViolations
+		}
+	}
+	if code == exitOK {
+		fmt.Fprintln(stdout, "ok")
+	}
+	return code, nil
+}
+
+// unformatted lists the .rego files of a tree that opa fmt would change.
+func unformatted(fsys fs.FS) ([]string, error) {
+	var out []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") {
+			return err
+		}
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		formatted, err := format.SourceWithOpts(p, src, format.Opts{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(formatted, src) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func policyFmt(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("policy fmt", stderr)
+	cfgPath := fs.String("config", "", "configuration file (its policy directories are formatted)")
+	write := fs.Bool("write", false, "rewrite the files instead of listing them")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	dirs := fs.Args()
+	if len(dirs) == 0 {
+		cfg, err := optionalConfig(*cfgPath)
+		if err != nil {
+			return exitError, err
+		}
+		for _, d := range cfg.Policies.Dirs {
+			dirs = append(dirs, cfg.path(d))
+		}
+	}
+	if len(dirs) == 0 {
+		return exitError, errors.New("name the policy directories to format (the built-in pack is formatted in the repository)")
+	}
+	changed := 0
+	for _, dir := range dirs {
+		files, err := unformatted(os.DirFS(dir))
+		if err != nil {
+			return exitError, fmt.Errorf("%s: %w", dir, err)
+		}
+		for _, f := range files {
+			p := filepath.Join(dir, f)
+			changed++
+			if !*write {
+				fmt.Fprintln(stdout, p)
+				continue
+			}
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return exitError, err
+			}
+			out, err := format.SourceWithOpts(p, src, format.Opts{RegoVersion: ast.RegoV1})
+			if err != nil {
+				return exitError, err
+			}
+			if err := os.WriteFile(p, out, 0o644); err != nil {
+				return exitError, err
+			}
+			fmt.Fprintf(stdout, "formatted %s\n", p)
+		}
+	}
+	if changed > 0 && !*write {
+		return exitViolations, nil
+	}
+	return exitOK, nil
+}
+
+func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("policy eval", stderr)
+	cfgPath := fs.String("config", "", "configuration file (programs, affiliates, crawl settings)")
+	program := fs.String("program", "", "the program whose parameters apply")
+	affID := fs.String("affiliate", "", "the affiliate whose page it is (for ID and coupon rules)")
+	pageURL := fs.String("url", "", "fetch and check this page")
+	file := fs.String("file", "", "check this HTML file")
+	input := fs.String("input", "", "check this Page document (JSON)")
+	explain := fs.Bool("explain", false, "show every rule, also those that passed, with the rule's description")
+	dump := fs.String("dump-input", "", "write the Page document to this file (- for standard output)")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	n := 0
+	for _, s := range []string{*pageURL, *file, *input} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return exitError, errors.New("give exactly one of --url, --file, --input")
+	}
+	cfg, err := optionalConfig(*cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	prog := affwatch.Program{ID: *program}
+	if *program != "" {
+		found := false
+		for _, p := range cfg.Programs {
+			if p.ID == *program {
+				prog, found = p, true
+			}
+		}
+		if !found && len(cfg.Programs) > 0 {
+			return exitError, fmt.Errorf("--program %q is not in the config", *program)
+		}
+	}
+	aff := affwatch.Affiliate{ID: *affID, Program: prog.ID}
+	if a, ok := cfg.affiliate(*affID); ok {
+		aff = a
+	}
+	page, err := evalInput(ctx, cfg, prog, aff, *pageURL, *file, *input)
+	if err != nil {
+		return exitError, err
+	}
+	if *dump != "" {
+		raw, _ := json.MarshalIndent(page, "", "  ")
+		raw = append(raw, '\n')
+		if *dump == "-" {
+			stdout.Write(raw)
+		} else if err := os.WriteFile(*dump, raw, 0o644); err != nil {
+			return exitError, err
+		}
+	}
+	programs := cfg.Programs
+	if len(programs) == 0 {
+		programs = []affwatch.Program{prog}
+	}
+	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: programs})
+	if err != nil {
+		return exitError, err
+	}
+	findings, err := eng.Evaluate(ctx, &page)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		var partial affwatch.RulesFailed
+		if !errors.As(err, &partial) {
+			return exitError, nil
+		}
+	}
+	fmt.Fprintf(stdout, "%s: %s, %d links (%d affiliate), %d disclosures, %d embeds\n", page.URL, page.FetchStatus,
+		len(page.Links), len(page.AffiliateLinks()), len(page.Disclosures), len(page.Embeds))
+	byRule := map[string][]affwatch.Finding{}
+	for _, f := range findings {
+		byRule[f.RuleID] = append(byRule[f.RuleID], f)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, r := range eng.Rules() {
+		fs := byRule[r.ID]
+		if len(fs) == 0 {
+			if *explain {
+				fmt.Fprintf(tw, "pass\t%s\t%s\t%s\n", r.ID, r.Severity, r.Title)
+			}
+			continue
+		}
+		for _, f := range fs {
+			kind := "DENY"
+			if f.Advisory {
+				kind = "WARN"
+			}
+			if f.Suppressed != "" {
+				kind = "SUPPRESSED"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, f.RuleID, f.Severity, f.Message)
+			if f.Evidence.Snippet != "" {
+				fmt.Fprintf(tw, "\t\tevidence\t%s\n", oneLine(f.Evidence.Snippet, 120))
+			}
+			if f.Evidence.Selector != "" {
+				fmt.Fprintf(tw, "\t\tselector\t%s (offset %d)\n", f.Evidence.Selector, f.Evidence.Offset)
+			}
+			if *explain {
+				fmt.Fprintf(tw, "\t\twhy\t%s\n", oneLine(r.Description, 160))
+				fmt.Fprintf(tw, "\t\tfix\t%s\n", oneLine(r.Remediation, 160))
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d findings\n", len(findings))
+	for _, f := range findings {
+		if !f.Advisory && f.Suppressed == "" {
+			return exitViolations, nil
+		}
+	}
+	return exitOK, nil
+}
+
+// evalInput builds the Page document to evaluate: fetched, read from HTML, or given.
+func evalInput(ctx context.Context, cfg *Config, prog affwatch.Program, aff affwatch.Affiliate, pageURL, file, input string) (affwatch.Page, error) {
+	switch {
+	case input != "":
+		raw, err := os.ReadFile(input)
+		if err != nil {
+			return affwatch.Page{}, err
+		}
+		var p affwatch.Page
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return p, fmt.Errorf("%s: %w", input, err)
+		}
+		if prog.ID != "" {
+			p.Program = prog.ID
+		}
+		return p, nil
+	case file != "":
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return affwatch.Page{}, err
+		}
+		abs, _ := filepath.Abs(file)
+		p, err := crawler.Extract(raw, "file://"+filepath.ToSlash(abs), crawler.ExtractOptions{Program: &prog})
+		if err != nil {
+			return p, err
+		}
+		p.URL, p.FinalURL, p.FetchStatus, p.FetchedAt = "file://"+filepath.ToSlash(abs), "file://"+filepath.ToSlash(abs), affwatch.FetchOK, time.Now().UTC()
+		p.Program, p.Affiliate = prog.ID, affwatch.PageAffiliate{ID: aff.ID, Name: aff.Name, NetworkIDs: orEmpty(aff.NetworkIDs)}
+		return p, nil
+	}
+	cr := newCrawler(cfg, []affwatch.Program{prog})
+	defer cr.Close()
+	aff.Sites = []string{pageURL}
+	var page *affwatch.Page
+	err := cr.Crawl(ctx, aff, func(s affwatch.Snapshot) error {
+		if page == nil {
+			page = &s.Page
+		}
+		return nil
+	})
+	if err != nil {
+		return affwatch.Page{}, err
+	}
+	if page == nil {
+		return affwatch.Page{}, fmt.Errorf("%s: nothing fetched", pageURL)
+	}
+	return *page, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("policy docs", stderr)
+	cfgPath := fs.String("config", "", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	cfg, err := optionalConfig(*cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
+	if err != nil {
+		return exitError, err
+	}
+	fmt.Fprintf(stdout, "# affwatch rule catalogue\n\nPolicy revision `%s`.\n\n| id | severity | kind | title |\n|---|---|---|---|\n", eng.Revision())
+	for _, r := range eng.Rules() {
+		fmt.Fprintf(stdout, "| %s | %s | %s | %s |\n", r.ID, r.Severity, ruleKind(r), r.Title)
+	}
+	for _, r := range eng.Rules() {
+		fmt.Fprintf(stdout, "\n## %s: %s\n\n- severity: %s (%s)\n- package: `%s` (`%s:%d`)\n\n%s\n", r.ID, r.Title, r.Severity, ruleKind(r),
+			r.Package, r.File, r.Line, r.Description)
+		if r.Remediation != "" {
+			fmt.Fprintf(stdout, "\n**What to do:** %s\n", r.Remediation)
+		}
+	}
+	return exitOK, nil
+}
+
+func ruleKind(r rules.Rule) string {
+	switch {
+	case r.Deny && r.Warn:
+		return "violation and advisory"
+	case r.Warn:
+		return "advisory"
+	}
+	return "violation"
+}
+
+// policyDiff re-evaluates the last scan's stored pages with the policies on disk and lists
+// which violations would appear and which would disappear.
+func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("policy diff", stderr)
+	cfgPath := configFlag(fs)
+	against := fs.String("against", "last-scan", "what to compare with: last-scan")
+	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	if *against != "last-scan" {
+		return exitError, fmt.Errorf("--against %q: only last-scan is supported", *against)
+	}
+	cfg, st, err := loadWithStore(ctx, *cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	defer st.Close()
+	scans, err := st.Scans(ctx, 50)
+	if err != nil {
+		return exitError, err
+	}
+	var last affwatch.Scan
+	for _, s := range scans {
+		if s.Kind == affwatch.ScanKindCrawl && s.Status != affwatch.ScanRunning {
+			last = s
+			break
+		}
+	}
+	if last.ID == 0 {
+		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
+	}
+	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
+	if err != nil {
+		return exitError, err
+	}
+	pages, err := st.Pages(ctx, last.ID)
+	if err != nil {
+		return exitError, err
+	}
+	stored, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
+	if err != nil {
+		return exitError, err
+	}
+	before := map[string]affwatch.Violation{}
+	for _, v := range stored {
+		if v.LastScan == last.ID && v.State.Active() {
+			before[v.Fingerprint] = v
+		}
+	}
+	after := map[string]affwatch.Violation{}
+	judged := 0
+	for i := range pages {
+		p := &pages[i]
+		if !p.FetchStatus.Verified() {
+			continue
+		}
+		judged++
+		aff, _ := cfg.affiliate(p.Affiliate.ID)
+		if aff.ID == "" {
+			aff = affwatch.Affiliate{ID: p.Affiliate.ID, Program: p.Program}
+		}
+		findings, err := eng.Evaluate(ctx, p)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+		for _, f := range findings {
+			v := affwatch.NewViolation(f, affwatch.SourcePolicy, aff, p.URL)
+			after[v.Fingerprint] = v
+		}
+	}
+	var appear, disappear []affwatch.Violation
+	for fp, v := range after {
+		if _, ok := before[fp]; !ok {
+			appear = append(appear, v)
+		}
+	}
+	for fp, v := range before {
+		if _, ok := after[fp]; !ok {
+			disappear = append(disappear, v)
+		}
+	}
+	sortViolations(appear)
+	sortViolations(disappear)
+	fmt.Fprintf(stdout, "scan #%d, %d verified pages, policies on disk (revision %s) against the scan's:\n", last.ID, judged, eng.Revision())
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, v := range appear {
+		fmt.Fprintf(tw, "+\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.AffiliateID, v.URL, oneLine(v.Message, 80))
+	}
+	for _, v := range disappear {
+		fmt.Fprintf(tw, "-\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.AffiliateID, v.URL, oneLine(v.Message, 80))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d would appear, %d would disappear, %d unchanged\n", len(appear), len(disappear), len(after)-len(appear))
+	if len(appear)+len(disappear) > 0 {
+		return exitViolations, nil
+	}
+	return exitOK, nil
+}
+
+func sortViolations(vs []affwatch.Violation) {
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].RuleID != vs[j].RuleID {
+			return vs[i].RuleID < vs[j].RuleID
+		}
+		return vs[i].URL < vs[j].URL
+	})
+}
