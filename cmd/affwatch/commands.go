@@ -469,4 +469,3 @@ func cmdViolations(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	return fmt.Errorf("--format %q: want table, json or csv", *format)
 }
-
