@@ -11,28 +11,59 @@ import (
 	"github.com/affwatch/affwatch/rules"
 )
 
-// BenchmarkEvaluate measures one page through the default pack with the query prepared
-// once (as scans run it).
+// BenchmarkEvaluate measures one typical page (a review with disclosures, affiliate links,
+// a coupon and prices) through the whole default pack: with the query prepared once and
+// shared (as scans run it, alone and by a pool of goroutines), and with the policies
+// compiled and the query prepared for every page (as conftest evaluates each input).
 func BenchmarkEvaluate(b *testing.B) {
 	ctx := context.Background()
-	e, err := rules.Load(ctx, []rules.Source{{Name: "policies", FS: policies.FS}}, rules.Options{Programs: []affwatch.Program{{ID: "acme"}}})
+	prog := fixtures.Program()
+	srcs := []rules.Source{{Name: "policies", FS: policies.FS}}
+	opts := rules.Options{Programs: []affwatch.Program{prog}}
+	raw, err := fixtures.Sites.ReadFile("sites/good-reviews/index.html")
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw, err := fixtures.Sites.ReadFile("sites/deal-hunter/index.html")
+	page, err := crawler.Extract(raw, "https://goodreviews.example/", crawler.ExtractOptions{Program: &prog})
 	if err != nil {
 		b.Fatal(err)
 	}
-	page, err := crawler.Extract(raw, "https://deals.example/", crawler.ExtractOptions{})
+	page.Program, page.FetchStatus = prog.ID, affwatch.FetchOK
+	page.Affiliate = affwatch.PageAffiliate{ID: "good-reviews", NetworkIDs: map[string]string{"awin": "445566"}}
+	e, err := rules.Load(ctx, srcs, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	page.Program = "acme"
-	b.ReportAllocs()
-	for b.Loop() {
-		fs, err := e.Evaluate(ctx, &page)
-		if err != nil || len(fs) != 1 {
-			b.Fatalf("%v %v", fs, err)
+	b.Run("prepared-once", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.Evaluate(ctx, &page); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("prepared-once-pool", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			p := page
+			for pb.Next() {
+				if _, err := e.Evaluate(ctx, &p); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("prepare-per-page", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e, err := rules.Load(ctx, srcs, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.Evaluate(ctx, &page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -2,7 +2,7 @@ package affwatch.rules.claims.pressure_test
 
 import data.affwatch.rules.claims.pressure
 
-page(text) := {"url": "u", "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
+page(text) := {"url": "u", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
 
 test_pressure_claims_warned if {
 	every text in ["Hurry, only 3 left in stock!", "Offer ends tonight", "37 people are viewing this right now", "Selling fast"] {

@@ -2,7 +2,7 @@ package affwatch.rules.claims.prohibited_test
 
 import data.affwatch.rules.claims.prohibited
 
-page(text) := {"url": "u", "program": "acme", "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
+page(text) := {"url": "u", "program": "acme", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
 
 programs := {"acme": {"prohibited_claims": ["cures insomnia", "best coffee in the world"]}}
 

@@ -14,6 +14,7 @@ import data.affwatch.lib.page
 pattern := `(?i)\b(?:ends?|ended|expires?|expired|expiring|valid (?:until|till|through|thru)|good (?:until|through)|through|until|till)\s*(?:on\s*)?[:]?\s*((?:\d{4}-\d{2}-\d{2})|(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})|(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+\d{4}))`
 
 deny contains finding if {
+	regex.match(pattern, input.text) # one pass over the page first: most pages have none
 	some b in page.visible_blocks
 	some m in regex.find_all_string_submatch_n(pattern, b.text, -1)
 	end := parse_date(m[1])

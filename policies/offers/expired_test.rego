@@ -2,7 +2,7 @@ package affwatch.rules.offers.expired_test
 
 import data.affwatch.rules.offers.expired
 
-page(text) := {"url": "u", "fetched_at": "2026-11-24T02:00:00Z", "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
+page(text) := {"url": "u", "fetched_at": "2026-11-24T02:00:00Z", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
 
 test_past_offer_dates_denied if {
 	every text in ["Offer ends March 3, 2025.", "Valid until 2026-10-31", "Deal expires 5th June 2026", "Sale ends Sept. 30 2026"] {

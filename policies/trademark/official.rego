@@ -13,6 +13,7 @@ import data.affwatch.lib.page
 
 deny contains finding if {
 	not page.on_landing_domain(input.url)
+	contains(lower(input.text), "official")
 	some term in page.brand_terms
 	some b in page.visible_blocks
 	t := regex.replace(term, `([\\.^$|?*+()\[\]{}])`, `\$1`)

@@ -4,7 +4,7 @@ import data.affwatch.rules.trademark.official
 
 programs := {"acme": {"brand_terms": ["Acme"], "landing_domains": ["acme.example"]}}
 
-page(url, text) := {"url": url, "program": "acme", "blocks": [{"offset": 0, "tag": "h1", "text": text, "selector": "h1", "hidden": false}]}
+page(url, text) := {"url": url, "program": "acme", "text": text, "blocks": [{"offset": 0, "tag": "h1", "text": text, "selector": "h1", "hidden": false}]}
 
 test_official_claim_denied if {
 	every text in ["Welcome to the official Acme store", "Acme official site", "The official site of Acme grinders"] {
