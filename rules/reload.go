@@ -1,0 +1,133 @@
+package rules
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/affwatch/affwatch"
+)
+
+// Reloader keeps the policies in force while compliance staff edit them: when the files
+// change it compiles them and runs their tests, and only if both pass does the new
+// revision replace the old. On any failure the last good revision stays and the reason
+// is returned (and logged by Watch). It is an affwatch.Evaluator.
+type Reloader struct {
+	sources []Source
+	opts    Options
+	log     *slog.Logger
+	cur     atomic.Pointer[Engine]
+	stamp   string
+}
+
+var _ affwatch.Evaluator = (*Reloader)(nil)
+
+// NewReloader loads the policies; the first load must succeed.
+func NewReloader(ctx context.Context, sources []Source, opts Options) (*Reloader, error) {
+	r := &Reloader{sources: sources, opts: opts, log: opts.Logger}
+	if r.log == nil {
+		r.log = slog.Default().With("component", "rules")
+	}
+	stamp, err := stampOf(sources)
+	if err != nil {
+		return nil, err
+	}
+	e, err := Load(ctx, sources, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.cur.Store(e)
+	r.stamp = stamp
+	return r, nil
+}
+
+// Engine is the revision in force.
+func (r *Reloader) Engine() *Engine { return r.cur.Load() }
+
+// Evaluate evaluates with the revision in force.
+func (r *Reloader) Evaluate(ctx context.Context, p *affwatch.Page) ([]affwatch.Finding, error) {
+	return r.cur.Load().Evaluate(ctx, p)
+}
+
+// Revision is the revision in force.
+func (r *Reloader) Revision() string { return r.cur.Load().Revision() }
+
+// Check reloads the policies if their files changed. It reports whether a new revision is
+// now in force; an error means the files changed but the new revision was refused.
+func (r *Reloader) Check(ctx context.Context) (bool, error) {
+	stamp, err := stampOf(r.sources)
+	if err != nil {
+		return false, err
+	}
+	if stamp == r.stamp {
+		return false, nil
+	}
+	r.stamp = stamp // a refused revision is not retried until the files change again
+	e, err := Load(ctx, r.sources, r.opts)
+	if err != nil {
+		return false, fmt.Errorf("reload refused, keeping revision %s: %w", r.Revision(), err)
+	}
+	run, err := RunTests(ctx, r.sources, r.opts.Programs, TestOptions{})
+	if err != nil {
+		return false, fmt.Errorf("reload refused, keeping revision %s: %w", r.Revision(), err)
+	}
+	if n := run.Failed(); n > 0 {
+		var first *TestResult
+		for _, t := range run.Results {
+			if t.Fail || t.Error != nil {
+				first = t
+				break
+			}
+		}
+		return false, fmt.Errorf("reload refused, keeping revision %s: %d policy test(s) fail, first %s: %s.%s",
+			r.Revision(), n, first.Location, first.Package, first.Name)
+	}
+	old := r.Revision()
+	r.cur.Store(e)
+	r.log.Info("policies reloaded", "from", old, "to", e.Revision(), "rules", len(e.Rules()))
+	return true, nil
+}
+
+// Watch checks for changes every interval until ctx ends, logging refused revisions.
+func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := r.Check(ctx); err != nil {
+				r.log.Error("policy reload", "err", err)
+			}
+		}
+	}
+}
+
+// stampOf hashes every file of the sources (policies, tests, schemas).
+func stampOf(sources []Source) (string, error) {
+	h := sha256.New()
+	for _, s := range sources {
+		err := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(s.FS, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s\x00%s\x00%d\x00", s.Name, p, len(b))
+			h.Write(b)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("read policies from %s: %w", s.Name, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
