@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -121,13 +122,14 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 	var vs []Violation
 	if page.FetchStatus.Verified() {
 		findings, err := s.Evaluator.Evaluate(ctx, page)
+		snap.Judged = s.Evaluator.RuleIDs()
 		var partial RulesFailed
 		switch {
 		case err == nil:
 		case errors.As(err, &partial):
 			// The failed rules judge nothing here; the others' findings stand.
 			log.Error("rules failed on page", "url", page.URL, "rules", partial.Failed(), "err", err)
-			snap.Unjudged, snap.EvalErrors = partial.Failed(), err.Error()
+			snap.Judged, snap.EvalErrors = without(snap.Judged, partial.Failed()), err.Error()
 		default:
 			// A page the policies could not judge resolves nothing and accuses no one.
 			log.Error("evaluate page", "url", page.URL, "err", err)
@@ -149,4 +151,15 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 		s.OnPage(aff, page, out)
 	}
 	return page.FetchStatus.Verified(), nil
+}
+
+// without returns the ids in all that are not in drop.
+func without(all, drop []string) []string {
+	out := make([]string, 0, len(all))
+	for _, id := range all {
+		if !slices.Contains(drop, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }

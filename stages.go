@@ -17,9 +17,10 @@ type Snapshot struct {
 	// ETag and LastModified let the next scan ask for the page only if it changed.
 	ETag         string
 	LastModified string
-	// Unjudged are the rules that could not be evaluated on this page: their violations
-	// here are neither found nor resolved. EvalErrors says why.
-	Unjudged   []string
+	// Judged, when not nil, are the rules that were evaluated on this page: only their
+	// violations here can be resolved (a rule that failed, or could not be loaded, judged
+	// nothing). EvalErrors says what failed.
+	Judged     []string
 	EvalErrors string
 }
 
@@ -42,6 +43,8 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, page *Page) ([]Finding, error)
 	// Revision identifies the policies in force, recorded on every violation.
 	Revision() string
+	// RuleIDs are the rules in force.
+	RuleIDs() []string
 }
 
 // PageOutcome is what saving one page changed.

@@ -106,6 +106,7 @@ type policyFile struct {
 // readSources collects the .rego files (tests too, when withTests) and the Page schema.
 func readSources(sources []Source, withTests bool) (files []policyFile, schema []byte, err error) {
 	for _, s := range sources {
+		first := len(files)
 		werr := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -130,8 +131,11 @@ func readSources(sources []Source, withTests bool) (files []policyFile, schema [
 		if werr != nil {
 			return nil, nil, fmt.Errorf("read policies from %s: %w", s.Name, werr)
 		}
+		// Sources keep their order (the built-in pack first), so where two files claim
+		// one rule id, the earlier source keeps it.
+		own := files[first:]
+		sort.Slice(own, func(i, j int) bool { return own[i].name < own[j].name })
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	return files, schema, nil
 }
 
@@ -169,8 +173,32 @@ func Capabilities() *ast.Capabilities {
 	return caps
 }
 
+// LoadErrors are the problems found in some policy files. When Load returns it beside an
+// engine, the engine runs the rules of the other files: one broken rule does not take the
+// pack down, and the broken rules judge nothing (their violations are not resolved).
+type LoadErrors struct {
+	Errs []error
+	// Dropped are the files left out.
+	Dropped []string
+}
+
+func (e *LoadErrors) Error() string {
+	msg := fmt.Sprintf("%d problem(s) in the policies", len(e.Errs))
+	if len(e.Dropped) > 0 {
+		msg += fmt.Sprintf(" (left out: %s)", strings.Join(e.Dropped, ", "))
+	}
+	for _, err := range e.Errs {
+		msg += "\n  " + strings.ReplaceAll(err.Error(), "\n", "\n  ")
+	}
+	return msg
+}
+
+func (e *LoadErrors) Unwrap() error { return ErrPolicy }
+
 // Load reads, checks and compiles the policies of the sources and prepares the query.
-// Every problem is reported with its file and line, all at once.
+// Every problem is reported with its file and line, all at once. A file with problems is
+// left out and the rest is compiled: the engine is returned with a *LoadErrors. Without
+// an engine (nil), nothing could be compiled.
 func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 	files, schemaRaw, err := readSources(sources, false)
 	if err != nil {
@@ -179,20 +207,29 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("load policies: no .rego files in %s", sourceNames(sources))
 	}
-	mods, err := parse(files)
-	if err != nil {
-		return nil, fmt.Errorf("load policies: %w", err)
+	problems := &LoadErrors{}
+	drop := func(file string, err error) {
+		problems.Errs = append(problems.Errs, err)
+		problems.Dropped = append(problems.Dropped, file)
 	}
-	rules, err := Catalogue(mods)
-	if err != nil {
-		return nil, fmt.Errorf("load policies: %w", err)
+	mods := map[string]*ast.Module{}
+	var order []string
+	for _, f := range files {
+		m, err := ast.ParseModuleWithOpts(f.name, string(f.src), ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1})
+		if err != nil {
+			drop(f.name, err)
+			continue
+		}
+		mods[f.name] = m
+		order = append(order, f.name)
 	}
-	e := &Engine{rules: rules, byPkg: map[string]*Rule{}, programs: map[string]affwatch.Program{}, now: opt.Now, log: opt.Logger}
-	if e.now == nil {
-		e.now = time.Now
-	}
-	if e.log == nil {
-		e.log = slog.Default().With("component", "rules")
+	rules, bad := catalogue(mods, order)
+	for _, name := range order {
+		if bad[name] == nil {
+			continue
+		}
+		drop(name, bad[name])
+		delete(mods, name)
 	}
 	h := sha256.New()
 	for _, f := range files {
@@ -200,8 +237,54 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 		h.Write(f.src)
 	}
 	h.Write(schemaRaw)
-	e.revision = hex.EncodeToString(h.Sum(nil))[:12]
+	revision := hex.EncodeToString(h.Sum(nil))[:12]
 
+	for {
+		e, err := build(ctx, mods, rules, schemaRaw, opt, revision)
+		if err == nil {
+			if len(problems.Errs) > 0 {
+				return e, fmt.Errorf("load policies: %w", problems)
+			}
+			return e, nil
+		}
+		// Leave out the files the compiler blames, and try again with the rest.
+		var astErrs ast.Errors
+		blamed := map[string][]string{}
+		if errors.As(err, &astErrs) {
+			for _, ae := range astErrs {
+				if ae.Location != nil && mods[ae.Location.File] != nil {
+					blamed[ae.Location.File] = append(blamed[ae.Location.File], ae.Error())
+				}
+			}
+		}
+		if len(blamed) == 0 {
+			problems.Errs = append(problems.Errs, err)
+			return nil, fmt.Errorf("load policies: %w", problems)
+		}
+		for _, file := range sortedKeys(blamed) {
+			drop(file, fmt.Errorf("%s", strings.Join(blamed[file], "\n")))
+			delete(mods, file)
+			kept := rules[:0]
+			for _, r := range rules {
+				if r.File != file {
+					kept = append(kept, r)
+				}
+			}
+			rules = kept
+		}
+	}
+}
+
+// build compiles the modules and prepares the shared query over the rules' sets.
+func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schemaRaw []byte, opt Options, revision string) (*Engine, error) {
+	e := &Engine{rules: append([]Rule(nil), rules...), byPkg: map[string]*Rule{}, programs: map[string]affwatch.Program{},
+		now: opt.Now, log: opt.Logger, revision: revision}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.Default().With("component", "rules")
+	}
 	var q []string
 	for i := range e.rules {
 		r := &e.rules[i]
@@ -220,7 +303,7 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 		}
 	}
 	if len(q) == 0 {
-		return nil, fmt.Errorf("load policies: %w: no deny or warn rule under package %s*", ErrPolicy, RulePrefix)
+		return nil, fmt.Errorf("%w: no deny or warn rule under package %s*", ErrPolicy, RulePrefix)
 	}
 	for _, p := range opt.Programs {
 		e.programs[p.ID] = p
@@ -239,7 +322,7 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 	if schemaRaw != nil {
 		var schema any
 		if err := util.Unmarshal(schemaRaw, &schema); err != nil {
-			return nil, fmt.Errorf("load policies: %s: %w", PageSchemaPath, err)
+			return nil, fmt.Errorf("%s: %w", PageSchemaPath, err)
 		}
 		ss := ast.NewSchemaSet()
 		ss.Put(ast.SchemaRootRef, schema)
@@ -250,7 +333,7 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 	}
 	pq, err := rego.New(regoOpts...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load policies: %w: %w", ErrPolicy, err)
+		return nil, err
 	}
 	e.query = pq
 	e.regoOpts = regoOpts[1:]
@@ -305,15 +388,17 @@ func programData(programs []affwatch.Program) (map[string]any, error) {
 	return data, nil
 }
 
-// Catalogue reads the rule catalogue from the modules' METADATA: every package under
+// catalogue reads the rule catalogue from the modules' METADATA: every package under
 // affwatch.rules. must carry a unique custom.id, a title and a known custom.severity.
-func Catalogue(mods map[string]*ast.Module) ([]Rule, error) {
+// It returns the good rules and the problems by file; files are read in order, so the
+// first file to claim an id keeps it.
+func catalogue(mods map[string]*ast.Module, order []string) ([]Rule, map[string]error) {
 	var (
 		rules []Rule
-		errs  []error
+		bad   = map[string]error{}
 		ids   = map[string]string{}
 	)
-	for _, name := range sortedKeys(mods) {
+	for _, name := range order {
 		m := mods[name]
 		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
 		if !strings.HasPrefix(pkg, RulePrefix) || strings.HasSuffix(pkg, "_test") {
@@ -342,9 +427,10 @@ func Catalogue(mods map[string]*ast.Module) ([]Rule, error) {
 				meta = a
 			}
 		}
+		var errs []error
 		where := fmt.Sprintf("%s:%d", name, r.Line)
 		if meta == nil {
-			errs = append(errs, fmt.Errorf("%s: package %s has no # METADATA block (title, custom.id, custom.severity)", where, pkg))
+			bad[name] = fmt.Errorf("%s: package %s has no # METADATA block (title, custom.id, custom.severity)", where, pkg)
 			continue
 		}
 		if meta.Location != nil {
@@ -364,8 +450,6 @@ func Catalogue(mods map[string]*ast.Module) ([]Rule, error) {
 			errs = append(errs, fmt.Errorf("%s: package %s: custom.id %q must look like ABC-001", where, pkg, r.ID))
 		case ids[r.ID] != "":
 			errs = append(errs, fmt.Errorf("%s: package %s: custom.id %s is already used by %s", where, pkg, r.ID, ids[r.ID]))
-		default:
-			ids[r.ID] = where
 		}
 		if r.Title == "" {
 			errs = append(errs, fmt.Errorf("%s: package %s: METADATA title is missing", where, pkg))
@@ -378,19 +462,30 @@ func Catalogue(mods map[string]*ast.Module) ([]Rule, error) {
 		if !r.Deny && !r.Warn {
 			errs = append(errs, fmt.Errorf("%s: package %s defines neither deny nor warn", where, pkg))
 		}
+		if len(errs) > 0 {
+			bad[name] = errors.Join(errs...)
+			continue
+		}
+		ids[r.ID] = where
 		rules = append(rules, r)
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", ErrPolicy, errors.Join(errs...))
-	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
-	return rules, nil
+	return rules, bad
 }
 
 var ruleIDPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*-\d{3,}$`)
 
 // Rules returns the rule catalogue, ordered by id.
 func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.rules...) }
+
+// RuleIDs are the ids of the rules in force.
+func (e *Engine) RuleIDs() []string {
+	ids := make([]string, len(e.rules))
+	for i, r := range e.rules {
+		ids[i] = r.ID
+	}
+	return ids
+}
 
 // Revision identifies the compiled policies (a hash of the files).
 func (e *Engine) Revision() string { return e.revision }

@@ -67,12 +67,33 @@ func TestBadPoliciesNameFileAndLine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(t, fstest.MapFS{"bad.rego": {Data: []byte(tc.src)}})
+			e, err := load(t, fstest.MapFS{"bad.rego": {Data: []byte(tc.src)}})
 			if err == nil {
 				t.Fatal("loaded a bad policy")
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "left out: extra/bad.rego") {
+				t.Errorf("error %q does not say which file was left out", err)
+			}
+			// The broken file does not take the pack down: the built-in rules still judge.
+			if e == nil {
+				t.Fatal("no engine: one broken file took every rule down")
+			}
+			for _, r := range e.Rules() {
+				if r.File == "extra/bad.rego" {
+					t.Errorf("the broken file's rule %s is in force", r.ID)
+				}
+				if r.ID == "DISC-001" && !strings.HasPrefix(r.File, "policies/") {
+					t.Errorf("DISC-001 comes from %s, not the built-in pack", r.File)
+				}
+			}
+			fs, err := e.Evaluate(context.Background(), &affwatch.Page{SchemaVersion: 1, URL: "https://blog.example/p", Program: "acme",
+				FetchStatus: affwatch.FetchOK, Links: []affwatch.Link{{Href: "https://www.amazon.com/dp/B0?tag=x-20", Text: "buy",
+					Rel: []string{"sponsored"}, Offset: 5, Affiliate: &affwatch.AffiliateLink{Network: "amazon", AffiliateID: "x-20"}}}})
+			if err != nil || len(fs) != 1 || fs[0].RuleID != "DISC-001" {
+				t.Fatalf("the built-in DISC-001 no longer runs beside the broken file: %+v %v", fs, err)
 			}
 		})
 	}

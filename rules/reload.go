@@ -37,13 +37,14 @@ func NewReloader(ctx context.Context, sources []Source, opts Options) (*Reloader
 	if err != nil {
 		return nil, err
 	}
+	// At start, a partial pack is better than none: it runs, and the problems are returned.
 	e, err := Load(ctx, sources, opts)
-	if err != nil {
+	if e == nil {
 		return nil, err
 	}
 	r.cur.Store(e)
 	r.stamp = stamp
-	return r, nil
+	return r, err
 }
 
 // Engine is the revision in force.
@@ -53,6 +54,9 @@ func (r *Reloader) Engine() *Engine { return r.cur.Load() }
 func (r *Reloader) Evaluate(ctx context.Context, p *affwatch.Page) ([]affwatch.Finding, error) {
 	return r.cur.Load().Evaluate(ctx, p)
 }
+
+// RuleIDs are the rules of the revision in force.
+func (r *Reloader) RuleIDs() []string { return r.cur.Load().RuleIDs() }
 
 // Revision is the revision in force.
 func (r *Reloader) Revision() string { return r.cur.Load().Revision() }

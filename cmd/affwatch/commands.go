@@ -103,14 +103,27 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 // scanOnce runs one crawl-and-check scan with the configured parts.
 func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger) (affwatch.Scan, error) {
 	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs, Logger: log.With("component", "rules")})
-	if err != nil {
+	if eng == nil {
 		return affwatch.Scan{}, err
+	}
+	// Broken policy files are left out: the scan runs the other rules, and the command
+	// still fails so that someone looks.
+	var policyErr error
+	if err != nil {
+		log.Error("some policies were left out", "err", err)
+		var le *rules.LoadErrors
+		if errors.As(err, &le) {
+			policyErr = fmt.Errorf("the scan ran without these broken policy files (problems logged above): %s", strings.Join(le.Dropped, ", "))
+		} else {
+			policyErr = err
+		}
 	}
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
 	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eng, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
-	return sc.Run(ctx, cfg.Affiliates)
+	scan, err := sc.Run(ctx, cfg.Affiliates)
+	return scan, errors.Join(err, policyErr)
 }
 
 // newCrawler makes the crawler the config describes.

@@ -403,3 +403,59 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 		t.Errorf("bob's report should list his affiliates' violations only")
 	}
 }
+
+// A policy file that breaks between two scans is left out: the other rules still run and
+// their findings are kept, the broken rule's violations stay open (it judged nothing), and
+// the command fails naming the file.
+func TestBrokenPolicyFileDoesNotStopTheScan(t *testing.T) {
+	p := &page{}
+	p.body.Store(undisclosed)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "house", "title", "rule.rego")
+	if err := os.MkdirAll(filepath.Dir(rule), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := "# METADATA\n# title: Page titled Deals\n# custom:\n#   id: HOUSE-001\n#   severity: low\npackage affwatch.rules.house.title\n\n" +
+		"deny contains {\"msg\": \"titled deals\", \"evidence\": {\"key\": \"title\"}} if input.text != \"\"\n"
+	if err := os.WriteFile(rule, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
+policies: {dirs: [house]}
+programs: [{id: acme}]
+affiliates: [{id: deals, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+	if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitViolations {
+		t.Fatalf("scan with good policies: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// The author saves a half-edited rule; the page is also fixed, so DISC-001 resolves.
+	if err := os.WriteFile(rule, []byte(good+"\ndeny contains f if {\n  f := \n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.body.Store(disclosed)
+	code, out, errOut := runCLI(t, "scan", "--config", cfg)
+	if code != exitError {
+		t.Fatalf("scan with a broken policy: exit %d, want %d\n%s%s", code, exitError, out, errOut)
+	}
+	if !strings.Contains(errOut, "house/title/rule.rego:") {
+		t.Errorf("the error does not name the broken file and line:\n%s", errOut)
+	}
+	vs, err := openDB(t, dir).Violations(context.Background(), affwatch.ViolationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]affwatch.State{}
+	for _, v := range vs {
+		states[v.RuleID] = v.State
+	}
+	if states["DISC-001"] != affwatch.StateResolved {
+		t.Errorf("DISC-001 is %s: the built-in rules did not judge the fixed page", states["DISC-001"])
+	}
+	if states["HOUSE-001"] != affwatch.StateNew {
+		t.Errorf("HOUSE-001 is %s: a rule that could not be loaded changed its violation", states["HOUSE-001"])
+	}
+}

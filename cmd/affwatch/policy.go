@@ -180,7 +180,8 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		fmt.Fprintln(stdout, err)
 		code = exitViolations
-	} else {
+	}
+	if eng != nil {
 		fmt.Fprintf(stdout, "compiled %d rules (revision %s)\n", len(eng.Rules()), eng.Revision())
 	}
 	for _, src := range policySources(cfg) {
@@ -335,8 +336,11 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		programs = []affwatch.Program{prog}
 	}
 	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: programs})
-	if err != nil {
+	if eng == nil {
 		return exitError, err
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 	}
 	findings, err := eng.Evaluate(ctx, &page)
 	if err != nil {
@@ -468,8 +472,11 @@ func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return exitError, err
 	}
 	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
-	if err != nil {
+	if eng == nil {
 		return exitError, err
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 	}
 	fmt.Fprintf(stdout, "# affwatch rule catalogue\n\nPolicy revision `%s`.\n\n| id | severity | kind | title |\n|---|---|---|---|\n", eng.Revision())
 	for _, r := range eng.Rules() {
@@ -527,8 +534,11 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
 	}
 	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
-	if err != nil {
+	if eng == nil {
 		return exitError, err
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 	}
 	pages, err := st.Pages(ctx, last.ID)
 	if err != nil {

@@ -222,14 +222,14 @@ func (s *SQLite) SavePage(ctx context.Context, scanID int64, snap affwatch.Snaps
 			fetched = now
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pages (scan_id, affiliate_id, url, final_url, status, fetch_status, fetch_error,
-				fetched_at, content_sha256, etag, last_modified, findings, doc, unjudged, eval_errors)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				fetched_at, content_sha256, etag, last_modified, findings, doc, eval_errors)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scan_id, affiliate_id, url) DO UPDATE SET final_url = excluded.final_url, status = excluded.status,
 				fetch_status = excluded.fetch_status, fetch_error = excluded.fetch_error, fetched_at = excluded.fetched_at,
 				content_sha256 = excluded.content_sha256, etag = excluded.etag, last_modified = excluded.last_modified,
-				findings = excluded.findings, doc = excluded.doc, unjudged = excluded.unjudged, eval_errors = excluded.eval_errors`,
+				findings = excluded.findings, doc = excluded.doc, eval_errors = excluded.eval_errors`,
 			scanID, p.Affiliate.ID, p.URL, p.FinalURL, p.Status, p.FetchStatus, p.FetchError, fmtTime(fetched), sha,
-			snap.ETag, snap.LastModified, len(vs), doc, strings.Join(snap.Unjudged, ","), snap.EvalErrors); err != nil {
+			snap.ETag, snap.LastModified, len(vs), doc, snap.EvalErrors); err != nil {
 			return fmt.Errorf("page: %w", err)
 		}
 		if !p.FetchStatus.Verified() {
@@ -240,9 +240,12 @@ func (s *SQLite) SavePage(ctx context.Context, scanID int64, snap affwatch.Snaps
 			return err
 		}
 		where, args := `source = ? AND affiliate_id = ? AND url = ?`, []any{affwatch.SourcePolicy, p.Affiliate.ID, p.URL}
-		if len(snap.Unjudged) > 0 {
-			where += ` AND rule_id NOT IN (` + placeholders(len(snap.Unjudged)) + `)`
-			for _, id := range snap.Unjudged {
+		if snap.Judged != nil {
+			if len(snap.Judged) == 0 {
+				return nil // no rule judged the page
+			}
+			where += ` AND rule_id IN (` + placeholders(len(snap.Judged)) + `)`
+			for _, id := range snap.Judged {
 				args = append(args, id)
 			}
 		}

@@ -139,12 +139,12 @@ func TestUnjudgedRulesResolveNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
-	snap.Unjudged = []string{"DISC-001"}
+	snap.Judged = []string{"DISC-002"} // DISC-001 failed on the page
 	out, err := st.SavePage(ctx, s2.ID, snap, nil)
 	if err != nil || out.Resolved != 0 {
 		t.Fatalf("a rule that failed on the page resolved its violation: %+v %v", out, err)
 	}
-	snap.Unjudged = nil
+	snap.Judged = nil
 	s3, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
 	if out, err := st.SavePage(ctx, s3.ID, snap, nil); err != nil || out.Resolved != 1 {
 		t.Fatalf("once judged again, the violation resolves: %+v %v", out, err)
