@@ -30,4 +30,6 @@ type Conversion struct {
 	Status string `json:"status,omitempty"`
 	// ClickTS is the time of the referenced click when the store knows it (zero otherwise).
 	ClickTS time.Time `json:"click_ts,omitzero"`
+	// ClickIP is the address of the referenced click when the store knows it.
+	ClickIP string `json:"click_ip,omitempty"`
 }

@@ -45,6 +45,9 @@ type Evidence struct {
 	Key string `json:"key,omitempty"`
 	// Numbers are the measurements behind a detector finding (value, baseline, p, ...).
 	Numbers map[string]float64 `json:"numbers,omitempty"`
+	// Tier is a detector finding's strength: "review" (worth a look) or "act" (hold the
+	// commissions).
+	Tier string `json:"tier,omitempty"`
 }
 
 // Finding is one result of a rule or detector, before it is tracked as a Violation.

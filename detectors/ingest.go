@@ -37,11 +37,25 @@ func (r Reject) String() string { return fmt.Sprintf("%s:%d: %s", r.File, r.Line
 
 // IngestResult counts what one file gave.
 type IngestResult struct {
-	File       string   `json:"file"`
-	Rows       int      `json:"rows"`
-	Loaded     int      `json:"loaded"`
-	Duplicates int      `json:"duplicates"`
-	Rejects    []Reject `json:"rejects,omitempty"`
+	File       string `json:"file"`
+	Rows       int    `json:"rows"`
+	Loaded     int    `json:"loaded"`
+	Duplicates int    `json:"duplicates"`
+	Rejected   int    `json:"rejected"`
+	// Rejects are the first rejected rows (all of them go to IngestOptions.OnReject).
+	Rejects []Reject `json:"rejects,omitempty"`
+}
+
+// keptRejects is how many rejected rows a result keeps in memory: a file of nothing but
+// bad rows must not fill memory either.
+const keptRejects = 100
+
+// IngestOptions set how a file is read.
+type IngestOptions struct {
+	// Mapping renames the file's columns (or JSON keys) to the canonical ones.
+	Mapping Mapping
+	// OnReject, when set, receives every rejected row as it is met (to write a reject file).
+	OnReject func(Reject) error
 }
 
 // Mapping renames source columns to affwatch's canonical ones (canonical -> source).
@@ -61,17 +75,17 @@ var (
 
 // IngestClicks streams a CSV (with header) or JSON Lines file of clicks into the store.
 // Bad rows are returned as rejects with their line; the rest loads.
-func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, m Mapping) (IngestResult, error) {
-	return ingest(ctx, name, r, m, parseClick, st.AddClicks)
+func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, opt IngestOptions) (IngestResult, error) {
+	return ingest(ctx, name, r, opt, parseClick, st.AddClicks)
 }
 
 // IngestConversions streams a CSV or JSON Lines file of conversions into the store.
-func IngestConversions(ctx context.Context, st EventStore, name string, r io.Reader, m Mapping) (IngestResult, error) {
-	return ingest(ctx, name, r, m, parseConversion, st.AddConversions)
+func IngestConversions(ctx context.Context, st EventStore, name string, r io.Reader, opt IngestOptions) (IngestResult, error) {
+	return ingest(ctx, name, r, opt, parseConversion, st.AddConversions)
 }
 
 // ingest parses each row of a file and adds the good ones to the store in batches.
-func ingest[T any](ctx context.Context, name string, r io.Reader, m Mapping, parse func(record) (T, error),
+func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOptions, parse func(record) (T, error),
 	add func(context.Context, []T) (int, error)) (IngestResult, error) {
 	var batch []T
 	res := IngestResult{File: name}
@@ -82,14 +96,24 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, m Mapping, par
 		batch = batch[:0]
 		return err
 	}
-	err := eachRecord(name, r, m, func(line int, rec record, bad error) error {
+	err := eachRecord(name, r, opt.Mapping, func(line int, rec record, bad error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		res.Rows++
 		v, err := parse(rec)
 		if bad != nil {
 			err = bad
 		}
 		if err != nil {
-			res.Rejects = append(res.Rejects, Reject{File: name, Line: line, Reason: err.Error()})
+			rej := Reject{File: name, Line: line, Reason: err.Error()}
+			res.Rejected++
+			if len(res.Rejects) < keptRejects {
+				res.Rejects = append(res.Rejects, rej)
+			}
+			if opt.OnReject != nil {
+				return opt.OnReject(rej)
+			}
 			return nil
 		}
 		batch = append(batch, v)

@@ -33,7 +33,7 @@ func TestIngestIsIdempotentAndRejectsBadRows(t *testing.T) {
 		",2026-11-01T10:00:00Z,a,1.2.3.4\n" +
 		"c3,\"2026-11-01 11:00:00\",b,1.2.3.5\n" +
 		"c4,\"broken,quote\n"
-	res, err := detectors.IngestClicks(ctx, st, "clicks.csv", strings.NewReader(csv), nil)
+	res, err := detectors.IngestClicks(ctx, st, "clicks.csv", strings.NewReader(csv), detectors.IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestIngestIsIdempotentAndRejectsBadRows(t *testing.T) {
 			t.Errorf("reject %s: want line in %v", r, wantLines)
 		}
 	}
-	again, err := detectors.IngestClicks(ctx, st, "clicks.csv", strings.NewReader(csv), nil)
+	again, err := detectors.IngestClicks(ctx, st, "clicks.csv", strings.NewReader(csv), detectors.IngestOptions{})
 	if err != nil || again.Loaded != 0 || again.Duplicates != 2 {
 		t.Fatalf("second load of the same file: %+v %v", again, err)
 	}
@@ -60,7 +60,7 @@ func TestIngestJSONLinesGzipWithMapping(t *testing.T) {
 		`{"id":"v2","time":"2026-11-01T10:06:00Z","publisher":"a","amount":"x"}` + "\n" + `{not json}` + "\n"))
 	zw.Close()
 	m := detectors.Mapping{"conversion_id": "id", "click_id": "click", "ts": "time", "affiliate_id": "publisher", "order_id": "order"}
-	res, err := detectors.IngestConversions(context.Background(), st, "conv.jsonl.gz", &buf, m)
+	res, err := detectors.IngestConversions(context.Background(), st, "conv.jsonl.gz", &buf, detectors.IngestOptions{Mapping: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +78,9 @@ func TestIntegrityFlagsTheFixtureFraud(t *testing.T) {
 			t.Fatal(err)
 		}
 		if kind == "clicks" {
-			_, err = detectors.IngestClicks(ctx, st, kind, f, nil)
+			_, err = detectors.IngestClicks(ctx, st, kind, f, detectors.IngestOptions{})
 		} else {
-			_, err = detectors.IngestConversions(ctx, st, kind, f, nil)
+			_, err = detectors.IngestConversions(ctx, st, kind, f, detectors.IngestOptions{})
 		}
 		f.Close()
 		if err != nil {
@@ -88,7 +88,7 @@ func TestIntegrityFlagsTheFixtureFraud(t *testing.T) {
 		}
 	}
 	end := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	vs, err := detectors.Run(ctx, st, end, 7*24*time.Hour, nil)
+	vs, err := detectors.Run(ctx, st, detectors.Options{End: end}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

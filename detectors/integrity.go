@@ -22,6 +22,14 @@ const (
 	RuleConversionBefore = "FRAUD-INT-003"
 )
 
+var integrityTitles = map[string]string{
+	RuleDuplicateOrder:   "Order credited more than once",
+	RuleUnknownClick:     "Conversion without a logged click",
+	RuleConversionBefore: "Conversion before its click",
+}
+
+const integrityRemediation = "Hold the commission on these conversions and ask the network for the click records."
+
 // Window is the stretch of time a detector run judges.
 type Window struct {
 	Start, End time.Time
@@ -81,11 +89,6 @@ func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
 			add(c.AffiliateID, RuleDuplicateOrder, fmt.Sprintf("order %s (%s, first credited to %s)", order, c.ConversionID, cs[0].AffiliateID))
 		}
 	}
-	titles := map[string]string{
-		RuleDuplicateOrder:   "Order credited more than once",
-		RuleUnknownClick:     "Conversion without a logged click",
-		RuleConversionBefore: "Conversion before its click",
-	}
 	var out []Flag
 	keys := make([][2]string, 0, len(counts))
 	for k := range counts {
@@ -103,11 +106,11 @@ func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
 		share := float64(t.n) / float64(max(totals[aff], 1))
 		f := affwatch.Finding{
 			RuleID:   rule,
-			Title:    titles[rule],
+			Title:    integrityTitles[rule],
 			Severity: affwatch.SeverityHigh,
 			Message: fmt.Sprintf("%d of %d conversions (%.1f%%) in %s – %s: %s", t.n, totals[aff], 100*share,
-				w.Start.Format("2006-01-02"), w.End.Format("2006-01-02"), titles[rule]),
-			Remediation: "Hold the commission on these conversions and ask the network for the click records.",
+				w.Start.Format("2006-01-02"), w.End.Format("2006-01-02"), integrityTitles[rule]),
+			Remediation: integrityRemediation,
 			Evidence: affwatch.Evidence{
 				Snippet: fmt.Sprint(t.examples),
 				Key:     rule,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -188,56 +190,102 @@ func oneLine(s string, n int) string {
 
 func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "clicks" && args[0] != "conversions") {
-		return errors.New("usage: affwatch ingest clicks|conversions [--config FILE] FILE...")
+		return errors.New("usage: affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE...")
 	}
 	kind := args[0]
 	fs := newFlags("ingest "+kind, stderr)
 	cfgPath := configFlag(fs)
+	rejects := fs.String("rejects", "", "append rejected rows (file, line, reason) to this CSV file (default: <kind>-rejects.csv beside the config, written only when a row is rejected)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return errors.New("name at least one file to ingest")
 	}
-	_, st, err := loadWithStore(ctx, *cfgPath)
+	cfg, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *rejects == "" {
+		*rejects = cfg.path(kind + "-rejects.csv")
+	}
+	rw := &rejectFile{path: *rejects}
+	defer rw.Close()
+	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, OnReject: rw.Write}
+	if kind == "conversions" {
+		opt.Mapping = cfg.Ingest.Conversions
+	}
 	var errs []error
 	for _, name := range fs.Args() {
-		res, err := ingestFile(ctx, st, kind, name)
+		res, err := ingestFile(ctx, st, kind, name, opt)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		printIngest(stdout, stderr, res)
 	}
-	return errors.Join(errs...)
+	if rw.n > 0 {
+		fmt.Fprintf(stderr, "%d rejected row(s) written to %s\n", rw.n, rw.path)
+	}
+	return errors.Join(append(errs, rw.Close())...)
 }
 
-func ingestFile(ctx context.Context, st detectors.EventStore, kind, name string) (detectors.IngestResult, error) {
+// rejectFile appends rejected rows to a CSV file, opened at the first one.
+type rejectFile struct {
+	path string
+	f    *os.File
+	w    *csv.Writer
+	n    int
+}
+
+func (r *rejectFile) Write(rej detectors.Reject) error {
+	if r.w == nil {
+		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("reject file: %w", err)
+		}
+		r.f, r.w = f, csv.NewWriter(f)
+		if st, err := f.Stat(); err == nil && st.Size() == 0 {
+			r.w.Write([]string{"file", "line", "reason"})
+		}
+	}
+	r.n++
+	return r.w.Write([]string{rej.File, strconv.Itoa(rej.Line), rej.Reason})
+}
+
+func (r *rejectFile) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	r.w.Flush()
+	err := errors.Join(r.w.Error(), r.f.Close())
+	r.f, r.w = nil, nil
+	return err
+}
+
+func ingestFile(ctx context.Context, st detectors.EventStore, kind, name string, opt detectors.IngestOptions) (detectors.IngestResult, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return detectors.IngestResult{}, err
 	}
 	defer f.Close()
-	return ingestReader(ctx, st, kind, name, f)
+	return ingestReader(ctx, st, kind, name, f, opt)
 }
 
-func ingestReader(ctx context.Context, st detectors.EventStore, kind, name string, r io.Reader) (detectors.IngestResult, error) {
+func ingestReader(ctx context.Context, st detectors.EventStore, kind, name string, r io.Reader, opt detectors.IngestOptions) (detectors.IngestResult, error) {
 	if kind == "clicks" {
-		return detectors.IngestClicks(ctx, st, name, r, nil)
+		return detectors.IngestClicks(ctx, st, name, r, opt)
 	}
-	return detectors.IngestConversions(ctx, st, name, r, nil)
+	return detectors.IngestConversions(ctx, st, name, r, opt)
 }
 
 func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
 	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d rejected\n",
-		res.File, res.Rows, res.Loaded, res.Duplicates, len(res.Rejects))
+		res.File, res.Rows, res.Loaded, res.Duplicates, res.Rejected)
 	for i, r := range res.Rejects {
 		if i == 20 {
-			fmt.Fprintf(stderr, "... and %d more rejected rows\n", len(res.Rejects)-20)
+			fmt.Fprintf(stderr, "... and %d more rejected rows\n", res.Rejected-20)
 			break
 		}
 		fmt.Fprintf(stderr, "rejected %s\n", r)
@@ -275,13 +323,19 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// detectOptions are the detector settings of the config.
+func detectOptions(cfg *Config, end time.Time) detectors.Options {
+	return detectors.Options{End: end, Window: time.Duration(cfg.Detect.Window), History: time.Duration(cfg.Detect.History),
+		Thresholds: cfg.Detect.Thresholds}
+}
+
 // detectOnce runs the detectors over the window that ends at end, as one scan.
 func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
 	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
 	if err != nil {
 		return scan, err
 	}
-	vs, err := detectors.Run(ctx, st, end, time.Duration(cfg.Detect.Window), cfg.Affiliates)
+	vs, err := detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
 	if err == nil {
 		_, err = st.SaveDetections(ctx, scan.ID, vs)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/detectors"
 )
 
 // Config is the content of affwatch.yaml: everything an operator sets. Secrets are never
@@ -26,6 +28,7 @@ type Config struct {
 	Policies   PolicyConfig         `yaml:"policies"`
 	Crawl      CrawlConfig          `yaml:"crawl"`
 	Detect     DetectConfig         `yaml:"detect"`
+	Ingest     IngestConfig         `yaml:"ingest"`
 	Schedule   ScheduleConfig       `yaml:"schedule"`
 	SMTP       SMTPConfig           `yaml:"smtp"`
 	Report     ReportConfig         `yaml:"report"`
@@ -66,9 +69,19 @@ type CrawlConfig struct {
 	IgnoreRobots   bool     `yaml:"ignore_robots"`
 }
 
-// DetectConfig sets the fraud detectors' window.
+// DetectConfig sets the fraud detectors' window, the affiliate's own history they compare
+// with, and their thresholds.
 type DetectConfig struct {
-	Window Duration `yaml:"window"`
+	Window     Duration             `yaml:"window"`
+	History    Duration             `yaml:"history"`
+	Thresholds detectors.Thresholds `yaml:"thresholds"`
+}
+
+// IngestConfig maps the columns of a network's exports to affwatch's (canonical name:
+// the export's column), so they load without editing.
+type IngestConfig struct {
+	Clicks      detectors.Mapping `yaml:"clicks"`
+	Conversions detectors.Mapping `yaml:"conversions"`
 }
 
 // ScheduleConfig is when the daemon runs each job (cron expressions).
@@ -323,6 +336,26 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Detect.Window == 0 {
 		c.Detect.Window = Duration(7 * 24 * time.Hour)
+	}
+	if c.Detect.History == 0 {
+		c.Detect.History = Duration(28 * 24 * time.Hour)
+	}
+	if c.Detect.Window < 0 || c.Detect.History < 0 {
+		bad("durations cannot be negative", "detect")
+	}
+	if err := c.Detect.Thresholds.Validate(); err != nil {
+		bad(err.Error(), "detect", "thresholds")
+	}
+	for _, m := range []struct {
+		key  string
+		cols []string
+		m    detectors.Mapping
+	}{{"clicks", detectors.ClickColumns, c.Ingest.Clicks}, {"conversions", detectors.ConversionColumns, c.Ingest.Conversions}} {
+		for canon := range m.m {
+			if !slices.Contains(m.cols, canon) {
+				bad(fmt.Sprintf("%q is not a %s column (one of %s)", canon, m.key, strings.Join(m.cols, ", ")), "ingest", m.key)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/fixtures"
 	"github.com/affwatch/affwatch/internal/store"
 )
@@ -129,7 +130,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		res, err := ingestReader(ctx, st, kind, "fixtures/events/"+kind+".csv", f)
+		res, err := ingestReader(ctx, st, kind, "fixtures/events/"+kind+".csv", f, detectors.IngestOptions{})
 		f.Close()
 		if err != nil {
 			return err

@@ -85,7 +85,7 @@ func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatc
 // of their click when that click is stored.
 func (s *SQLite) EachConversion(ctx context.Context, since time.Time, fn func(affwatch.Conversion) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT v.conversion_id, v.click_id, v.ts, v.affiliate_id, v.order_id, v.amount, v.currency,
-		v.commission, v.status, c.ts FROM conversions v LEFT JOIN clicks c ON c.click_id = v.click_id AND v.click_id != ''
+		v.commission, v.status, c.ts, c.ip FROM conversions v LEFT JOIN clicks c ON c.click_id = v.click_id AND v.click_id != ''
 		WHERE v.ts >= ? ORDER BY v.ts`, since.UnixMilli())
 	if err != nil {
 		return err
@@ -96,14 +96,16 @@ func (s *SQLite) EachConversion(ctx context.Context, since time.Time, fn func(af
 			c       affwatch.Conversion
 			ms      int64
 			clickMS sql.NullInt64
+			clickIP sql.NullString
 		)
-		if err := rows.Scan(&c.ConversionID, &c.ClickID, &ms, &c.AffiliateID, &c.OrderID, &c.Amount, &c.Currency, &c.Commission, &c.Status, &clickMS); err != nil {
+		if err := rows.Scan(&c.ConversionID, &c.ClickID, &ms, &c.AffiliateID, &c.OrderID, &c.Amount, &c.Currency, &c.Commission, &c.Status, &clickMS, &clickIP); err != nil {
 			return err
 		}
 		c.TS = time.UnixMilli(ms).UTC()
 		if clickMS.Valid {
 			c.ClickTS = time.UnixMilli(clickMS.Int64).UTC()
 		}
+		c.ClickIP = clickIP.String
 		if err := fn(c); err != nil {
 			return err
 		}

@@ -1,0 +1,195 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/affwatch/affwatch"
+)
+
+// affStats is what the detectors know of one affiliate's traffic: the window being judged
+// and, for the detectors that compare with the affiliate's own past, the weeks before it.
+type affStats struct {
+	id, program string
+
+	clicks, botClicks float64
+	hours             [24]float64
+	ips               topCounter // clicks per address
+	nets              topCounter // clicks per /24 (IPv4) or /48 (IPv6)
+
+	convs, reversed               float64
+	ctitKnown, ctitFast, ctitLong float64
+	convIPs                       topCounter // conversions per address of their click
+
+	// daily are the clicks per day from the start of the history to the window's end.
+	daily                 []float64
+	firstDay              int // index of the first day with a click
+	histClicks, histConvs float64
+}
+
+// topCounter counts occurrences of keys and remembers the most frequent one. Keys are
+// hashed, so memory stays at a few words per distinct address.
+type topCounter struct {
+	counts  map[uint64]uint32
+	top     uint32
+	topName string
+	topHash uint64
+}
+
+func (c *topCounter) add(seed maphash.Seed, name string) {
+	if name == "" {
+		return
+	}
+	c.addKey(maphash.String(seed, name), func() string { return name })
+}
+
+// addKey counts a key whose name is only made when it becomes the most frequent.
+func (c *topCounter) addKey(h uint64, name func() string) {
+	if c.counts == nil {
+		c.counts = map[uint64]uint32{}
+	}
+	n := c.counts[h] + 1
+	c.counts[h] = n
+	if n > c.top {
+		c.top = n
+		if n == 1 || c.topName == "" || c.topHash != h {
+			c.topName, c.topHash = name(), h
+		}
+	}
+}
+
+// aggregates holds every affiliate's stats for one detector run.
+type aggregates struct {
+	w        Window
+	histFrom time.Time
+	days     int
+	injectS  float64
+	seed     maphash.Seed
+	affs     map[string]*affStats
+	program  map[string]string // affiliate -> program
+	uaCache  map[string]bool
+}
+
+// automationUA matches the user agents of scripts, crawlers and headless browsers.
+var automationUA = regexp.MustCompile(`(?i)[a-z]bot/|\bbot\b|facebookexternalhit|crawl|spider|slurp|curl/|wget/|python-requests|python-urllib|aiohttp|go-http-client|java/|okhttp|apache-httpclient|libwww|headless|phantomjs|selenium|puppeteer|playwright|scrapy|axios/|node-fetch|httpclient|^mozilla/[45]\.0$`)
+
+// isBot reports whether a click's user agent is automation (or missing), with a bounded
+// cache: real traffic has few distinct user agents, and the regexp is the costly part.
+func (a *aggregates) isBot(ua string) bool {
+	ua = strings.TrimSpace(ua)
+	if ua == "" {
+		return true
+	}
+	if b, ok := a.uaCache[ua]; ok {
+		return b
+	}
+	b := automationUA.MatchString(ua)
+	if len(a.uaCache) < 100_000 {
+		a.uaCache[ua] = b
+	}
+	return b
+}
+
+// addSubnet counts the /24 of an IPv4 address or the /48 of an IPv6 one, hashing the
+// masked address bytes (no string is made for each click).
+func (c *topCounter) addSubnet(seed maphash.Seed, ip string) {
+	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return
+	}
+	addr = addr.Unmap()
+	bits := 48
+	if addr.Is4() {
+		bits = 24
+	}
+	p, _ := addr.Prefix(bits)
+	b := p.Addr().As16()
+	c.addKey(maphash.Bytes(seed, b[:]), func() string { return p.String() })
+}
+
+func (a *aggregates) stats(aff string) *affStats {
+	s := a.affs[aff]
+	if s == nil {
+		s = &affStats{id: aff, program: a.program[aff], daily: make([]float64, a.days), firstDay: -1}
+		a.affs[aff] = s
+	}
+	return s
+}
+
+// reversedStatuses are the network words for a conversion taken back.
+var reversedStatuses = map[string]bool{"reversed": true, "refunded": true, "rejected": true, "declined": true,
+	"chargeback": true, "cancelled": true, "canceled": true, "void": true}
+
+// aggregate streams the clicks and conversions from the start of the history to the end
+// of the window into per-affiliate stats, in one pass each.
+func aggregate(ctx context.Context, src EventSource, w Window, history time.Duration, injectionSeconds float64, affs []affwatch.Affiliate) (*aggregates, error) {
+	a := &aggregates{w: w, histFrom: w.Start.Add(-history), injectS: injectionSeconds, seed: maphash.MakeSeed(),
+		affs: map[string]*affStats{}, program: map[string]string{}, uaCache: map[string]bool{}}
+	a.days = int(w.End.Sub(a.histFrom)/(24*time.Hour)) + 1
+	for _, af := range affs {
+		a.program[af.ID] = af.Program
+	}
+	err := src.EachClick(ctx, a.histFrom, func(c affwatch.Click) error {
+		if c.TS.After(w.End) {
+			return nil
+		}
+		s := a.stats(c.AffiliateID)
+		day := int(c.TS.Sub(a.histFrom) / (24 * time.Hour))
+		if day >= 0 && day < a.days {
+			s.daily[day]++
+			if s.firstDay < 0 || day < s.firstDay {
+				s.firstDay = day
+			}
+		}
+		if c.TS.Before(w.Start) {
+			s.histClicks++
+			return nil
+		}
+		s.clicks++
+		s.hours[c.TS.UTC().Hour()]++
+		if a.isBot(c.UserAgent) {
+			s.botClicks++
+		}
+		s.ips.add(a.seed, c.IP)
+		s.nets.addSubnet(a.seed, c.IP)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aggregate clicks: %w", err)
+	}
+	err = src.EachConversion(ctx, a.histFrom, func(c affwatch.Conversion) error {
+		if c.TS.After(w.End) {
+			return nil
+		}
+		s := a.stats(c.AffiliateID)
+		if c.TS.Before(w.Start) {
+			s.histConvs++
+			return nil
+		}
+		s.convs++
+		if reversedStatuses[c.Status] {
+			s.reversed++
+		}
+		if !c.ClickTS.IsZero() && !c.TS.Before(c.ClickTS) {
+			ctit := c.TS.Sub(c.ClickTS).Seconds()
+			s.ctitKnown++
+			if ctit <= a.injectS {
+				s.ctitFast++
+			}
+			if ctit > 24*3600 {
+				s.ctitLong++
+			}
+		}
+		s.convIPs.add(a.seed, c.ClickIP)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aggregate conversions: %w", err)
+	}
+	return a, nil
+}
