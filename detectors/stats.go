@@ -85,14 +85,22 @@ func medianMAD(xs []float64) (median, mad float64) {
 		return 0, 0
 	}
 	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	median = stat.Quantile(0.5, stat.LinInterp, s, nil)
-	dev := make([]float64, len(s))
+	median = sortedMedian(s)
 	for i, x := range s {
-		dev[i] = math.Abs(x - median)
+		s[i] = math.Abs(x - median)
 	}
-	sort.Float64s(dev)
-	return median, 1.4826 * stat.Quantile(0.5, stat.LinInterp, dev, nil)
+	return median, 1.4826 * sortedMedian(s)
+}
+
+// sortedMedian sorts xs and returns its middle value (the mean of the two middle ones for
+// an even count).
+func sortedMedian(xs []float64) float64 {
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // benjaminiHochberg turns p-values into q-values (false discovery rate adjusted), so that

@@ -36,9 +36,11 @@ Usage:
   affwatch demo [--dir DIR]                      scan the built-in fixture sites end to end
   affwatch init [--force] [FILE]                 write a commented starter affwatch.yaml
   affwatch scan [--config FILE] [--fail-on SEV]  crawl partner pages and check the policies
-  affwatch ingest clicks|conversions [--config FILE] FILE...
+  affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE...
                                                  load click or conversion logs (CSV, JSONL, .gz)
   affwatch detect [--config FILE] [--end TIME]   run the fraud detectors over the event logs
+  affwatch events generate [--seed N] [--out DIR] [--affiliates N] [--days N]
+                                                 synthetic logs with known fraud and their labels
   affwatch report [--config FILE] [--out DIR] [--manager EMAIL] [--since DURATION]
                                                  write the managers' reports (HTML, text, CSV)
   affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--format table|json|csv]
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdIngest(ctx, rest, stdout, stderr)
 	case "detect":
 		err = cmdDetect(ctx, rest, stdout, stderr)
+	case "events":
+		err = cmdEvents(ctx, rest, stdout, stderr)
 	case "report":
 		err = cmdReport(ctx, rest, stdout, stderr)
 	case "violations":

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/fixtures"
 	"github.com/affwatch/affwatch/internal/store"
 )
@@ -344,6 +345,9 @@ func TestBadConfigNamesKeyLineAndPath(t *testing.T) {
 		{"unknown program", "programs: [{id: acme}]\naffiliates:\n  - id: a\n    program: acm\n", []string{"line 4", "affiliates[0].program", `unknown program "acm"`}},
 		{"bad severity", "fail_on: urgent\n", []string{"line 1", "fail_on", "urgent"}},
 		{"bad cron", "schedule:\n  scan: \"every night\"\n", []string{"line 2", "schedule.scan"}},
+		{"bad threshold", "detect:\n  thresholds:\n    alpha: 2\n", []string{"line 2", "detect.thresholds", "alpha must be between 0 and 1"}},
+		{"unknown threshold", "detect:\n  thresholds:\n    alpah: 0.1\n", []string{"line 3", "unknown key alpah"}},
+		{"unknown column", "ingest:\n  clicks: {clik_id: id}\n", []string{"line 2", "ingest.clicks", `"clik_id" is not a clicks column`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,8 +380,13 @@ func TestInitWritesAConfigThatLoads(t *testing.T) {
 	if code, _, errOut := runCLI(t, "init", p); code != exitOK {
 		t.Fatalf("init: %s", errOut)
 	}
-	if _, err := LoadConfig(p); err != nil {
+	cfg, err := LoadConfig(p)
+	if err != nil {
 		t.Fatalf("the starter config does not load: %v", err)
+	}
+	// The starter documents the detector defaults; it must say what the code does.
+	if cfg.Detect.Thresholds != detectors.DefaultThresholds() {
+		t.Errorf("starter thresholds %+v differ from the defaults %+v", cfg.Detect.Thresholds, detectors.DefaultThresholds())
 	}
 	if code, _, errOut := runCLI(t, "init", p); code != exitError || !strings.Contains(errOut, "exists") {
 		t.Fatalf("init over an existing file: exit %d %q", code, errOut)
@@ -457,5 +466,72 @@ affiliates: [{id: deals, program: acme, sites: [%q]}]
 	}
 	if states["HOUSE-001"] != affwatch.StateNew {
 		t.Errorf("HOUSE-001 is %s: a rule that could not be loaded changed its violation", states["HOUSE-001"])
+	}
+}
+
+// The fraud workflow from the command line: generate a program, ingest it (gzip CSV, a
+// column mapping, a bad row written to the reject file), detect, and list what was flagged.
+func TestEventsGenerateIngestDetect(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, `
+programs: [{id: synthetic}]
+ingest:
+  conversions: {conversion_id: id}
+detect: {thresholds: {alpha: 0.01}}
+`)
+	gen := filepath.Join(dir, "gen")
+	code, out, errOut := runCLI(t, "events", "generate", "--seed", "3", "--out", gen, "--affiliates", "120", "--fraud-per-pattern", "3",
+		"--days", "28", "--clicks-per-day", "60", "--end", "2026-11-01T00:00:00Z")
+	if code != exitOK || !strings.Contains(out, "120 labels (27 fraudulent affiliates)") {
+		t.Fatalf("generate: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "ingest", "clicks", "--config", cfg, filepath.Join(gen, "clicks.csv.gz")); code != exitOK || !strings.Contains(out, "0 rejected") {
+		t.Fatalf("ingest clicks: exit %d\n%s%s", code, out, errOut)
+	}
+	// The same conversions under another export's column name, plus one broken row.
+	conv := filepath.Join(dir, "conv.csv")
+	raw, err := exec.Command("sh", "-c", "zcat "+filepath.Join(gen, "conversions.csv.gz")+" | sed '1s/^conversion_id/id/'").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = append(raw, []byte("v-bad,,not-a-time,aff-0001,o,1,EUR,1,approved\n")...)
+	if err := os.WriteFile(conv, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "ingest", "conversions", "--config", cfg, conv)
+	if code != exitOK || !strings.Contains(out, "1 rejected") {
+		t.Fatalf("ingest conversions: exit %d\n%s%s", code, out, errOut)
+	}
+	rejects, err := os.ReadFile(filepath.Join(dir, "conversions-rejects.csv"))
+	lines := strings.Count(string(raw), "\n")
+	if err != nil || !strings.Contains(string(rejects), fmt.Sprintf("%s,%d,", conv, lines)) || !strings.Contains(string(rejects), "is not a timestamp") {
+		t.Fatalf("reject file does not name the file and line %d: %q %v", lines, rejects, err)
+	}
+
+	if code, out, errOut := runCLI(t, "detect", "--config", cfg, "--end", "2026-11-01T00:00:00Z"); code != exitOK {
+		t.Fatalf("detect: exit %d\n%s%s", code, out, errOut)
+	}
+	vs, err := openDB(t, dir).Violations(context.Background(), affwatch.ViolationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := os.ReadFile(filepath.Join(gen, "labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, v := range vs {
+		rules[v.RuleID] = true
+		if !strings.Contains(string(labels), v.AffiliateID+",synthetic,") || strings.Contains(string(labels), v.AffiliateID+",synthetic,clean") {
+			t.Errorf("a clean affiliate was flagged: %s %s", v.AffiliateID, v.Message)
+		}
+		if v.Evidence.Numbers == nil || v.Message == "" {
+			t.Errorf("%s on %s carries no numbers", v.RuleID, v.AffiliateID)
+		}
+	}
+	for _, want := range []string{"FRAUD-SPAM-001", "FRAUD-INJ-001", "FRAUD-BOT-001", "FRAUD-TOD-001", "FRAUD-IP-001", "FRAUD-INT-001"} {
+		if !rules[want] {
+			t.Errorf("%s flagged nothing; flagged: %v", want, rules)
+		}
 	}
 }

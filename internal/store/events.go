@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -12,55 +13,85 @@ import (
 // AddClicks inserts clicks in one transaction, ignoring click ids already stored, and
 // returns how many were new.
 func (s *SQLite) AddClicks(ctx context.Context, cs []affwatch.Click) (int, error) {
-	n := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, user_agent, referrer, country, landing_url)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, c := range cs {
-			res, err := stmt.ExecContext(ctx, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, c.UserAgent, c.Referrer, c.Country, c.LandingURL)
-			if err != nil {
-				return fmt.Errorf("click %s: %w", c.ClickID, err)
-			}
-			k, _ := res.RowsAffected()
-			n += int(k)
-		}
-		return nil
-	})
-	return n, err
+	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, user_agent, referrer, country, landing_url) VALUES `,
+		9, len(cs), func(args []any, i int) []any {
+			c := &cs[i]
+			return append(args, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, c.UserAgent, c.Referrer, c.Country, c.LandingURL)
+		})
 }
 
 // AddConversions inserts conversions in one transaction, ignoring conversion ids already
 // stored, and returns how many were new.
 func (s *SQLite) AddConversions(ctx context.Context, cs []affwatch.Conversion) (int, error) {
-	n := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO conversions (conversion_id, click_id, ts, affiliate_id, order_id, amount, currency, commission, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
+	return s.insertMany(ctx, `INSERT INTO conversions (conversion_id, click_id, ts, affiliate_id, order_id, amount, currency, commission, status) VALUES `,
+		9, len(cs), func(args []any, i int) []any {
+			c := &cs[i]
+			return append(args, c.ConversionID, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.OrderID, c.Amount, c.Currency, c.Commission, c.Status)
+		})
+}
+
+// insertRowsPerStatement is how many rows one INSERT carries: one statement per row spends
+// most of its time crossing into SQLite, not inserting.
+const insertRowsPerStatement = 256
+
+// insertMany inserts n rows of cols values each, many rows per statement, in one
+// transaction; rows whose key is already stored are skipped. It returns how many were new.
+func (s *SQLite) insertMany(ctx context.Context, head string, cols, n int, row func(args []any, i int) []any) (int, error) {
+	one := "(" + placeholders(cols) + ")"
+	stmtFor := func(rows int) string {
+		var b strings.Builder
+		b.WriteString(head)
+		for i := range rows {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(one)
 		}
-		defer stmt.Close()
-		for _, c := range cs {
-			res, err := stmt.ExecContext(ctx, c.ConversionID, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.OrderID, c.Amount, c.Currency, c.Commission, c.Status)
+		b.WriteString(" ON CONFLICT DO NOTHING")
+		return b.String()
+	}
+	added := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var full *sql.Stmt
+		if n >= insertRowsPerStatement {
+			st, err := tx.PrepareContext(ctx, stmtFor(insertRowsPerStatement))
 			if err != nil {
-				return fmt.Errorf("conversion %s: %w", c.ConversionID, err)
+				return err
+			}
+			defer st.Close()
+			full = st
+		}
+		args := make([]any, 0, cols*insertRowsPerStatement)
+		for start := 0; start < n; start += insertRowsPerStatement {
+			end := min(start+insertRowsPerStatement, n)
+			args = args[:0]
+			for i := start; i < end; i++ {
+				args = row(args, i)
+			}
+			var (
+				res sql.Result
+				err error
+			)
+			if end-start == insertRowsPerStatement {
+				res, err = full.ExecContext(ctx, args...)
+			} else {
+				res, err = tx.ExecContext(ctx, stmtFor(end-start), args...)
+			}
+			if err != nil {
+				return fmt.Errorf("rows %d-%d: %w", start, end-1, err)
 			}
 			k, _ := res.RowsAffected()
-			n += int(k)
+			added += int(k)
 		}
 		return nil
 	})
-	return n, err
+	return added, err
 }
 
 // EachClick streams the clicks at or after since, oldest first.
 func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT click_id, ts, affiliate_id, sub_id, ip, user_agent, referrer, country, landing_url
-		FROM clicks WHERE ts >= ? ORDER BY ts`, since.UnixMilli())
+		FROM clicks WHERE ts >= ?`, since.UnixMilli())
 	if err != nil {
 		return err
 	}

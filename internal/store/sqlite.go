@@ -48,6 +48,7 @@ func OpenSQLite(ctx context.Context, dbPath string) (*SQLite, error) {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
+	q.Set("_cache_size", "-65536") // 64 MiB of page cache: bulk ingest and detection scans touch many pages
 	db, err := sql.Open("sqlite3", "file:"+dbPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbPath, err)

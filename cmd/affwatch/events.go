@@ -1,0 +1,114 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/detectors"
+)
+
+// cmdEvents is `affwatch events generate`: synthetic click and conversion logs with known
+// fraud, for measuring the detectors.
+func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "generate" {
+		return errors.New("usage: affwatch events generate [--seed N] [--out DIR] [--affiliates N] [--fraud-per-pattern N] [--days N] [--clicks-per-day N] [--end TIME]")
+	}
+	fs := newFlags("events generate", stderr)
+	seed := fs.Int64("seed", 1, "random seed: the same seed writes the same data")
+	out := fs.String("out", "events", "directory to write clicks.csv.gz, conversions.csv.gz and labels.csv to")
+	affiliates := fs.Int("affiliates", 300, "affiliates in the program")
+	fraud := fs.Int("fraud-per-pattern", 10, "fraudulent affiliates per pattern")
+	days := fs.Int("days", 35, "days of traffic")
+	perDay := fs.Float64("clicks-per-day", 120, "the median affiliate's daily clicks")
+	end := fs.String("end", "", "end of the traffic (RFC 3339; default the start of today, UTC)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	opt := detectors.GenOptions{Seed: *seed, Affiliates: *affiliates, FraudPerPattern: *fraud, Days: *days, ClicksPerDay: *perDay,
+		End: time.Now().UTC().Truncate(24 * time.Hour)}
+	if *end != "" {
+		t, err := detectors.ParseTime(*end)
+		if err != nil {
+			return fmt.Errorf("--end: %w", err)
+		}
+		opt.End = t
+	}
+	if *affiliates < *fraud*len(detectors.Patterns) {
+		return fmt.Errorf("--affiliates %d cannot hold %d fraudulent affiliates for each of %d patterns", *affiliates, *fraud, len(detectors.Patterns))
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	clicks, err := newGzipFile(filepath.Join(*out, "clicks.csv.gz"))
+	if err != nil {
+		return err
+	}
+	convs, err := newGzipFile(filepath.Join(*out, "conversions.csv.gz"))
+	if err != nil {
+		clicks.Close()
+		return err
+	}
+	cw, vw := detectors.NewClickCSV(clicks), detectors.NewConversionCSV(convs)
+	nc, nv := 0, 0
+	labels, err := detectors.Generate(opt, func(c affwatch.Click) error {
+		nc++
+		if nc%100_000 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return cw.Click(c)
+	}, func(v affwatch.Conversion) error { nv++; return vw.Conversion(v) })
+	err = errors.Join(err, cw.Flush(), vw.Flush(), clicks.Close(), convs.Close())
+	if err != nil {
+		return err
+	}
+	lf, err := os.Create(filepath.Join(*out, "labels.csv"))
+	if err != nil {
+		return err
+	}
+	lw := csv.NewWriter(lf)
+	lw.Write([]string{"affiliate_id", "program", "pattern"})
+	fraudCount := 0
+	for _, l := range labels {
+		p := l.Pattern
+		if p == "" {
+			p = "clean"
+		} else {
+			fraudCount++
+		}
+		lw.Write([]string{l.AffiliateID, "synthetic", p})
+	}
+	lw.Flush()
+	if err := errors.Join(lw.Error(), lf.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d clicks, %d conversions and %d labels (%d fraudulent affiliates) to %s, traffic from %s to %s\n",
+		nc, nv, len(labels), fraudCount, *out, opt.End.AddDate(0, 0, -opt.Days).Format(time.DateOnly), opt.End.Format(time.DateOnly))
+	return nil
+}
+
+// gzipFile is a gzip stream that closes its file.
+type gzipFile struct {
+	*gzip.Writer
+	f *os.File
+}
+
+func newGzipFile(path string) (*gzipFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	return &gzipFile{Writer: zw, f: f}, nil
+}
+
+func (g *gzipFile) Close() error { return errors.Join(g.Writer.Close(), g.f.Close()) }

@@ -1,0 +1,235 @@
+package detectors_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/detectors"
+	"github.com/affwatch/affwatch/internal/store"
+)
+
+// discard is an event store that keeps nothing: ingest's parsing cost alone.
+type discard struct{}
+
+func (discard) AddClicks(_ context.Context, cs []affwatch.Click) (int, error) { return len(cs), nil }
+func (discard) AddConversions(_ context.Context, cs []affwatch.Conversion) (int, error) {
+	return len(cs), nil
+}
+
+// clickCSV generates a synthetic program's clicks as one CSV file in memory.
+func clickCSV(b *testing.B, opt detectors.GenOptions) ([]byte, int) {
+	b.Helper()
+	var buf bytes.Buffer
+	w := detectors.NewClickCSV(&buf)
+	n := 0
+	if _, err := detectors.Generate(opt, func(c affwatch.Click) error { n++; return w.Click(c) },
+		func(affwatch.Conversion) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes(), n
+}
+
+// BenchmarkIngestClicks measures clicks per second from CSV: parsing alone, and into the
+// SQLite store (a fresh database each round, so every row is a real insert).
+func BenchmarkIngestClicks(b *testing.B) {
+	ctx := context.Background()
+	raw, n := clickCSV(b, detectors.GenOptions{Seed: 1, Affiliates: 200, FraudPerPattern: 2, Days: 10, ClicksPerDay: 250})
+	b.Run("parse-only", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			if _, err := detectors.IngestClicks(ctx, discard{}, "clicks.csv", bytes.NewReader(raw), detectors.IngestOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "clicks/s")
+	})
+	b.Run("sqlite", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		var elapsed time.Duration
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			st, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("i%d.db", i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			t0 := time.Now()
+			res, err := detectors.IngestClicks(ctx, st, "clicks.csv", bytes.NewReader(raw), detectors.IngestOptions{})
+			elapsed += time.Since(t0)
+			if err != nil || res.Loaded != n {
+				b.Fatalf("%v %+v", err, res)
+			}
+			b.StopTimer()
+			st.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "clicks/s")
+	})
+}
+
+// benchProgram is the program the detection benchmark judges: AFFWATCH_BENCH_CLICKS sets
+// its size (default 2 million clicks; the closing-note figure is 10 million).
+func benchProgram() detectors.GenOptions {
+	clicks := 2_000_000.0
+	if s := os.Getenv("AFFWATCH_BENCH_CLICKS"); s != "" {
+		fmt.Sscan(s, &clicks)
+	}
+	// 500 affiliates over 35 days; the median affiliate's day, given the spread of
+	// volumes and the click spammers, yields about the number asked for.
+	return detectors.GenOptions{Seed: 42, Affiliates: 500, FraudPerPattern: 10, Days: 35,
+		ClicksPerDay: clicks / 500 / 35 / 1.35, ConversionRate: 0.05, End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// benchStore returns a SQLite store holding the benchmark program, built once and kept in
+// the temporary directory (building 10 million clicks takes about a minute).
+func benchStore(b *testing.B) (*store.SQLite, detectors.GenOptions, int) {
+	b.Helper()
+	ctx := context.Background()
+	opt := benchProgram()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("affwatch-bench-%d-%.0f.db", opt.Seed, opt.ClicksPerDay))
+	_, statErr := os.Stat(path + ".done")
+	st, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if statErr != nil {
+		var cs []affwatch.Click
+		var vs []affwatch.Conversion
+		flush := func() error {
+			if _, err := st.AddClicks(ctx, cs); err != nil {
+				return err
+			}
+			cs = cs[:0]
+			return nil
+		}
+		if _, err := detectors.Generate(opt, func(c affwatch.Click) error {
+			cs = append(cs, c)
+			if len(cs) == 50_000 {
+				return flush()
+			}
+			return nil
+		}, func(v affwatch.Conversion) error { vs = append(vs, v); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if err := flush(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.AddConversions(ctx, vs); err != nil {
+			b.Fatal(err)
+		}
+		os.WriteFile(path+".done", nil, 0o644)
+	}
+	var n int
+	st.DB().QueryRow(`SELECT count(*) FROM clicks`).Scan(&n)
+	return st, opt, n
+}
+
+// peakHeap samples the heap in use while fn runs and returns the largest value seen.
+func peakHeap(fn func()) uint64 {
+	runtime.GC()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	fn()
+	close(done)
+	wg.Wait()
+	return peak.Load()
+}
+
+// BenchmarkDetect runs every detector over the benchmark program, and beside it computes
+// the same per-affiliate aggregates with plain SQL GROUP BY queries on the same store.
+func BenchmarkDetect(b *testing.B) {
+	ctx := context.Background()
+	st, opt, clicks := benchStore(b)
+	defer st.Close()
+	b.Logf("%d clicks in the store", clicks)
+	b.Run("affwatch", func(b *testing.B) {
+		var heap uint64
+		for b.Loop() {
+			heap = max(heap, peakHeap(func() {
+				if _, err := detectors.Detect(ctx, st, detectors.Options{End: opt.End}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}))
+		}
+		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(clicks)*float64(b.N)/b.Elapsed().Seconds(), "clicks/s")
+	})
+	b.Run("sql-group-by", func(b *testing.B) {
+		from := opt.End.AddDate(0, 0, -opt.Days).UnixMilli()
+		win := opt.End.AddDate(0, 0, -7).UnixMilli()
+		queries := []string{
+			// clicks, bot clicks and the hour histogram per affiliate in the window
+			`SELECT affiliate_id, (ts/3600000)%24, count(*), sum(user_agent = '' OR user_agent LIKE '%bot%' OR user_agent LIKE '%headless%' OR user_agent LIKE 'python%' OR user_agent LIKE 'curl%')
+			 FROM clicks WHERE ts >= ? GROUP BY 1, 2`,
+			// the busiest address per affiliate
+			`SELECT affiliate_id, max(n) FROM (SELECT affiliate_id, ip, count(*) n FROM clicks WHERE ts >= ? GROUP BY 1, 2) GROUP BY 1`,
+			// daily clicks per affiliate over the history
+			`SELECT affiliate_id, ts/86400000, count(*) FROM clicks WHERE ts >= ? GROUP BY 1, 2`,
+			// conversions, reversals and click-to-conversion times per affiliate
+			`SELECT v.affiliate_id, count(*), sum(v.status = 'reversed'), sum(v.ts - c.ts <= 10000), sum(v.ts - c.ts > 86400000)
+			 FROM conversions v LEFT JOIN clicks c ON c.click_id = v.click_id WHERE v.ts >= ? GROUP BY 1`,
+		}
+		args := []int64{win, win, from, win}
+		var heap uint64
+		for b.Loop() {
+			heap = max(heap, peakHeap(func() {
+				for i, q := range queries {
+					if err := drain(ctx, st.DB(), q, args[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}))
+		}
+		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(clicks)*float64(b.N)/b.Elapsed().Seconds(), "clicks/s")
+	})
+}
+
+func drain(ctx context.Context, db *sql.DB, q string, arg int64) error {
+	rows, err := db.QueryContext(ctx, q, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	for i := range vals {
+		vals[i] = new(sql.RawBytes)
+	}
+	for rows.Next() {
+		if err := rows.Scan(vals...); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
