@@ -87,8 +87,12 @@ type Store interface {
 	// return how many were new.
 	AddClicks(ctx context.Context, cs []Click) (int, error)
 	AddConversions(ctx context.Context, cs []Conversion) (int, error)
-	// EachClick and EachConversion stream the events at or after since, in time order.
+	// EachClick and EachConversion stream the events at or after since (clicks in storage
+	// order, conversions oldest first).
 	EachClick(ctx context.Context, since time.Time, fn func(Click) error) error
+	// EachClickSignal streams clicks with only TS, AffiliateID, IP and UserAgent set (what
+	// the fraud detectors read).
+	EachClickSignal(ctx context.Context, since time.Time, fn func(Click) error) error
 	EachConversion(ctx context.Context, since time.Time, fn func(Conversion) error) error
 
 	Close() error

@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -126,7 +127,7 @@ var reversedStatuses = map[string]bool{"reversed": true, "refunded": true, "reje
 	"chargeback": true, "cancelled": true, "canceled": true, "void": true}
 
 // aggregate streams the clicks and conversions from the start of the history to the end
-// of the window into per-affiliate stats, in one pass each.
+// of the window into per-affiliate stats: one pass each, side by side on two connections.
 func aggregate(ctx context.Context, src EventSource, w Window, history time.Duration, injectionSeconds float64, affs []affwatch.Affiliate) (*aggregates, error) {
 	a := &aggregates{w: w, histFrom: w.Start.Add(-history), injectS: injectionSeconds, seed: maphash.MakeSeed(),
 		affs: map[string]*affStats{}, program: map[string]string{}, uaCache: map[string]bool{}}
@@ -134,7 +135,26 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 	for _, af := range affs {
 		a.program[af.ID] = af.Program
 	}
-	err := src.EachClick(ctx, a.histFrom, func(c affwatch.Click) error {
+	conv := *a
+	conv.affs = map[string]*affStats{}
+	convErr := make(chan error, 1)
+	go func() { convErr <- conv.conversions(ctx, src) }()
+	err := errors.Join(a.clicks(ctx, src), <-convErr)
+	if err != nil {
+		return nil, err
+	}
+	for id, c := range conv.affs {
+		s := a.stats(id)
+		s.convs, s.reversed, s.histConvs = c.convs, c.reversed, c.histConvs
+		s.ctitKnown, s.ctitFast, s.ctitLong = c.ctitKnown, c.ctitFast, c.ctitLong
+		s.convIPs = c.convIPs
+	}
+	return a, nil
+}
+
+func (a *aggregates) clicks(ctx context.Context, src EventSource) error {
+	w := a.w
+	err := src.EachClickSignal(ctx, a.histFrom, func(c affwatch.Click) error {
 		if c.TS.After(w.End) {
 			return nil
 		}
@@ -160,9 +180,14 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("aggregate clicks: %w", err)
+		return fmt.Errorf("aggregate clicks: %w", err)
 	}
-	err = src.EachConversion(ctx, a.histFrom, func(c affwatch.Conversion) error {
+	return nil
+}
+
+func (a *aggregates) conversions(ctx context.Context, src EventSource) error {
+	w := a.w
+	err := src.EachConversion(ctx, a.histFrom, func(c affwatch.Conversion) error {
 		if c.TS.After(w.End) {
 			return nil
 		}
@@ -189,7 +214,7 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("aggregate conversions: %w", err)
+		return fmt.Errorf("aggregate conversions: %w", err)
 	}
-	return a, nil
+	return nil
 }

@@ -11,7 +11,8 @@ import (
 
 // EventSource is the part of the store that detectors read.
 type EventSource interface {
-	EachClick(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error
+	// EachClickSignal streams clicks with only TS, AffiliateID, IP and UserAgent set.
+	EachClickSignal(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error
 	EachConversion(ctx context.Context, since time.Time, fn func(affwatch.Conversion) error) error
 }
 
