@@ -491,7 +491,7 @@ func (d detector) judge(a *aggregates, base map[string]*affStats, t Thresholds) 
 		for k, v := range x.extra {
 			nums[k] = v
 		}
-		msg := fmt.Sprintf("%s: %s (p=%.2g, q=%.2g across %d affiliates; tier %s)", d.title, x.explain, x.p, qs[i], len(tests), tier)
+		msg := fmt.Sprintf("%s: %s (p%s, q%s across %d tests; tier %s)", d.title, x.explain, fmtP(x.p), fmtP(qs[i]), len(tests), tier)
 		out = append(out, Flag{AffiliateID: x.s.id, Metric: x.metric, Finding: affwatch.Finding{
 			RuleID: d.rule, Title: d.title, Severity: sev, Message: msg, Remediation: d.remediation,
 			Evidence: affwatch.Evidence{Snippet: x.explain, Key: d.rule, Numbers: nums, Tier: string(tier)},
@@ -529,4 +529,13 @@ func (t Thresholds) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fmtP writes a probability for a sentence: "=0.0031", or "<1e-15" below what a float's
+// tail computation can tell apart from zero.
+func fmtP(p float64) string {
+	if p < 1e-15 {
+		return "<1e-15"
+	}
+	return fmt.Sprintf("=%.2g", p)
 }
