@@ -87,7 +87,12 @@ func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
 		// every conversion after the first for the same order is a duplicate claim
 		sort.Slice(cs, func(i, j int) bool { return cs[i].TS.Before(cs[j].TS) })
 		for _, c := range cs[1:] {
-			add(c.AffiliateID, RuleDuplicateOrder, fmt.Sprintf("order %s (%s, first credited to %s)", order, c.ConversionID, cs[0].AffiliateID))
+			// Another affiliate is not named: each manager's report shows only their own.
+			first := "the same affiliate"
+			if cs[0].AffiliateID != c.AffiliateID {
+				first = "another affiliate, conversion " + cs[0].ConversionID
+			}
+			add(c.AffiliateID, RuleDuplicateOrder, fmt.Sprintf("order %s (%s, first credited to %s)", order, c.ConversionID, first))
 		}
 	}
 	var out []Flag

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,6 +21,7 @@ import (
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
 	"github.com/affwatch/affwatch/detectors"
+	"github.com/affwatch/affwatch/internal/notify"
 	"github.com/affwatch/affwatch/internal/report"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/policies"
@@ -353,6 +356,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "directory to write the reports to (default: the config's report.out_dir, else ./reports)")
 	manager := fs.String("manager", "", "only this manager's report")
 	since := fs.String("since", "24h", "what counts as new and as resolved: changes within this long")
+	send := fs.Bool("send", false, "also email each manager their report through the configured SMTP server (via the outbox)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -376,32 +380,51 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	files, err := writeReports(ctx, cfg, st, dir, *manager, time.Now().Add(-d))
+	set, err := buildReports(ctx, cfg, st, *manager, time.Now().Add(-d))
+	if err != nil {
+		return err
+	}
+	files, err := set.write(dir)
 	for _, f := range files {
 		fmt.Fprintln(stdout, f)
 	}
-	return err
+	if err != nil || !*send {
+		return err
+	}
+	return sendReports(ctx, cfg, st, set, stdout, logger(stderr, false))
 }
 
-// writeReports writes one report per manager (and one for the whole program) into dir
-// and returns the files written.
-func writeReports(ctx context.Context, cfg *Config, st affwatch.Store, dir, onlyManager string, since time.Time) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
+// reportSet is one night's reports: one per manager (only their affiliates), and one for
+// the whole program.
+type reportSet struct {
+	reports []namedReport
+	// scanKey names the scans the reports cover: a report is emailed once per scan.
+	scanKey string
+}
+
+type namedReport struct {
+	name, manager string
+	report.Report
+}
+
+// buildReports sorts the stored violations into one report per manager (and one for the
+// whole program unless onlyManager is set).
+func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManager string, since time.Time) (reportSet, error) {
 	all, err := st.Violations(ctx, affwatch.ViolationFilter{})
 	if err != nil {
-		return nil, err
+		return reportSet{}, err
 	}
-	scans, err := st.Scans(ctx, 10)
+	scans, err := st.Scans(ctx, 50)
 	if err != nil {
-		return nil, err
+		return reportSet{}, err
 	}
-	var lastCrawl affwatch.Scan
+	var lastCrawl, lastDetect affwatch.Scan
 	for _, s := range scans {
-		if s.Kind == affwatch.ScanKindCrawl {
+		if s.Kind == affwatch.ScanKindCrawl && lastCrawl.ID == 0 {
 			lastCrawl = s
-			break
+		}
+		if s.Kind == affwatch.ScanKindDetect && lastDetect.ID == 0 {
+			lastDetect = s
 		}
 	}
 	managers := map[string][]string{} // manager -> affiliate ids
@@ -420,13 +443,14 @@ func writeReports(ctx context.Context, cfg *Config, st affwatch.Store, dir, only
 		title = "affwatch: affiliate compliance report"
 	}
 	now := time.Now()
-	type job struct {
-		name, manager string
-		vs            []affwatch.Violation
+	set := reportSet{scanKey: fmt.Sprintf("crawl-%d/detect-%d", lastCrawl.ID, lastDetect.ID)}
+	add := func(name, manager string, vs []affwatch.Violation) {
+		r := report.Build(title, manager, vs, since, now)
+		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
 	}
-	var jobs []job
 	if onlyManager == "" {
-		jobs = append(jobs, job{name: "all", vs: all})
+		add("all", "", all)
 	}
 	for _, m := range order {
 		if onlyManager != "" && m != onlyManager {
@@ -442,20 +466,26 @@ func writeReports(ctx context.Context, cfg *Config, st affwatch.Store, dir, only
 				vs = append(vs, v)
 			}
 		}
-		jobs = append(jobs, job{name: fileSafe(m), manager: m, vs: vs})
+		add(fileSafe(m), m, vs)
 	}
-	if onlyManager != "" && len(jobs) == 0 {
-		return nil, fmt.Errorf("no affiliate has manager %q", onlyManager)
+	if onlyManager != "" && len(set.reports) == 0 {
+		return set, fmt.Errorf("no affiliate has manager %q", onlyManager)
+	}
+	return set, nil
+}
+
+// write writes every report as HTML, text, CSV and JSON into dir and returns the files.
+func (set reportSet) write(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	var files []string
-	for _, j := range jobs {
-		r := report.Build(title, j.manager, j.vs, since, now)
-		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+	for _, r := range set.reports {
 		for _, out := range []struct {
 			ext   string
 			write func(io.Writer) error
-		}{{"html", r.HTML}, {"txt", r.Text}, {"csv", r.CSV}} {
-			name := filepath.Join(dir, "report-"+j.name+"."+out.ext)
+		}{{"html", r.HTML}, {"txt", r.Text}, {"csv", r.CSV}, {"json", r.JSON}} {
+			name := filepath.Join(dir, "report-"+r.name+"."+out.ext)
 			if err := writeFile(name, out.write); err != nil {
 				return files, err
 			}
@@ -463,6 +493,80 @@ func writeReports(ctx context.Context, cfg *Config, st affwatch.Store, dir, only
 		}
 	}
 	return files, nil
+}
+
+// sendReports queues each manager's report in the outbox (once per manager and scan) and
+// delivers what is due. What cannot be delivered stays in the outbox for the next run.
+func sendReports(ctx context.Context, cfg *Config, st *store.SQLite, set reportSet, stdout io.Writer, log *slog.Logger) error {
+	smtp, err := smtpOf(cfg)
+	if err != nil {
+		return err
+	}
+	queued, already := 0, 0
+	for _, r := range set.reports {
+		if r.manager == "" {
+			continue // the program-wide report is for files, not a mailbox
+		}
+		subject := fmt.Sprintf("%s: %d new, %d open, %d resolved", r.Title, len(r.New), len(r.Open), len(r.Resolved))
+		e, err := r.Email([]string{r.manager}, subject)
+		if err != nil {
+			return fmt.Errorf("report for %s: %w", r.manager, err)
+		}
+		ok, err := st.Enqueue(ctx, "report/"+set.scanKey+"/"+r.manager, e)
+		if err != nil {
+			return err
+		}
+		if ok {
+			queued++
+		} else {
+			already++
+		}
+	}
+	res, err := notify.Deliver(ctx, st, smtp, time.Now, log)
+	fmt.Fprintf(stdout, "email: %d report(s) queued (%d already queued for these scans); %d delivered, %d not delivered\n",
+		queued, already, res.Sent, res.Failed)
+	if err != nil {
+		return err
+	}
+	if res.Failed > 0 {
+		return fmt.Errorf("%d email(s) not delivered, kept in the outbox and retried by the next `affwatch report --send` or the daemon:\n  %w",
+			res.Failed, errors.Join(res.Errors...))
+	}
+	return nil
+}
+
+// smtpOf is the configured SMTP server, with its password from the environment.
+func smtpOf(cfg *Config) (*notify.SMTP, error) {
+	c := cfg.SMTP
+	if c.Host == "" || c.From == "" {
+		return nil, errors.New("smtp.host and smtp.from must be set to send email")
+	}
+	s := &notify.SMTP{Host: c.Host, Port: c.Port, Username: c.Username, From: c.From, TLS: c.TLS}
+	if s.Port == 0 {
+		s.Port = map[string]int{"tls": 465, "none": 25}[c.TLS]
+		if s.Port == 0 {
+			s.Port = 587
+		}
+	}
+	if c.PasswordEnv != "" {
+		pw, ok := os.LookupEnv(c.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("smtp.password_env: the environment variable %s is not set", c.PasswordEnv)
+		}
+		s.Password = pw
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(cfg.path(c.CAFile))
+		if err != nil {
+			return nil, fmt.Errorf("smtp.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("smtp.ca_file %s: no PEM certificate in it", c.CAFile)
+		}
+		s.TLSConfig = &tls.Config{RootCAs: pool, ServerName: c.Host, MinVersion: tls.VersionTLS12}
+	}
+	return s, nil
 }
 
 func writeFile(name string, write func(io.Writer) error) error {

@@ -102,6 +102,8 @@ type SMTPConfig struct {
 	From        string `yaml:"from"`
 	// TLS is starttls (default), tls (implicit) or none.
 	TLS string `yaml:"tls"`
+	// CAFile is a PEM file of the certificates to trust for the server (a private CA).
+	CAFile string `yaml:"ca_file"`
 }
 
 // ReportConfig shapes the manager's report.

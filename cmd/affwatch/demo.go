@@ -142,7 +142,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "detection #%d: %d fraud findings\n\n", det.ID, det.Counts.New+det.Counts.Reopened)
-	files, err := writeReports(ctx, cfg, st, cfg.path(cfg.Report.OutDir), "", time.Now().Add(-24*time.Hour))
+	set, err := buildReports(ctx, cfg, st, "", time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	files, err := set.write(cfg.path(cfg.Report.OutDir))
 	if err != nil {
 		return err
 	}

@@ -32,8 +32,10 @@ type Server struct {
 	SMTPPort int
 	// API is the base URL of mailpit's HTTP API.
 	API string
-	// TLSConfig trusts the server's self-signed certificate.
+	// TLSConfig trusts the server's self-signed certificate; CertFile is that certificate
+	// as PEM, for configurations that name a CA file.
 	TLSConfig *tls.Config
+	CertFile  string
 
 	t    testing.TB
 	args []string
@@ -56,7 +58,7 @@ func Start(t testing.TB) *Server {
 	}
 	smtpPort, httpPort := freePort(t), freePort(t)
 	s := &Server{SMTPPort: smtpPort, API: fmt.Sprintf("http://127.0.0.1:%d", httpPort), t: t,
-		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
+		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, CertFile: certFile}
 	s.args = []string{"--disable-version-check", "--quiet",
 		"--smtp", "127.0.0.1:" + strconv.Itoa(smtpPort), "--listen", "127.0.0.1:" + strconv.Itoa(httpPort),
 		"--database", filepath.Join(dir, "mailpit.db"), "--smtp-disable-rdns",

@@ -4,11 +4,15 @@
 package report
 
 import (
+	"bytes"
 	"embed"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/csv"
 	"fmt"
 	"html/template"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	texttemplate "text/template"
@@ -35,6 +39,12 @@ type Report struct {
 	New, Open, Resolved, Suppressed []affwatch.Violation
 	// Counts are the active (new + open) violations by severity, most severe first.
 	Counts []SeverityCount
+
+	// Charts are small PNG bar charts (the affiliate's value against the baseline) of the
+	// detector findings, by fingerprint.
+	Charts map[string][]byte
+	// InlineCharts refers to the charts as cid: parts of an email instead of data: URIs.
+	InlineCharts bool
 }
 
 // SeverityCount is one cell of the summary.
@@ -67,6 +77,14 @@ func Build(title, manager string, vs []affwatch.Violation, since, now time.Time)
 	for _, s := range affwatch.Severities() {
 		r.Counts = append(r.Counts, SeverityCount{Severity: s, Count: count[s]})
 	}
+	r.Charts = map[string][]byte{}
+	for _, list := range [][]affwatch.Violation{r.New, r.Open} {
+		for _, v := range list {
+			if png := chartOf(v); png != nil {
+				r.Charts[v.Fingerprint] = png
+			}
+		}
+	}
 	sort.SliceStable(r.Counts, func(i, j int) bool { return r.Counts[i].Severity > r.Counts[j].Severity })
 	for _, list := range [][]affwatch.Violation{r.New, r.Open, r.Resolved, r.Suppressed} {
 		sort.SliceStable(list, func(i, j int) bool {
@@ -81,6 +99,21 @@ func Build(title, manager string, vs []affwatch.Violation, since, now time.Time)
 		})
 	}
 	return r
+}
+
+// chartCID is the Content-ID of a violation's chart in an email.
+func chartCID(fp string) string { return "chart-" + fp[:min(16, len(fp))] + "@affwatch" }
+
+// chartSrc is where the HTML finds a violation's chart ("" when it has none).
+func (r Report) chartSrc(fp string) template.URL {
+	png, ok := r.Charts[fp]
+	if !ok {
+		return ""
+	}
+	if r.InlineCharts {
+		return template.URL("cid:" + chartCID(fp))
+	}
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 }
 
 // Active is the number of violations that still stand.
@@ -121,6 +154,15 @@ var funcs = map[string]any{
 		}
 		return m
 	},
+	"highlight": highlight,
+	"chart":     func(string) template.URL { return "" }, // replaced per report
+	"num":       func(x float64) string { return fmt.Sprintf("%.3g", x) },
+	"link": func(base, fp string) template.URL {
+		if base == "" {
+			return ""
+		}
+		return template.URL(strings.TrimRight(base, "/") + "/violations/" + url.PathEscape(fp))
+	},
 	"numbers": func(m map[string]float64) string {
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -141,7 +183,58 @@ var (
 )
 
 // HTML writes the email-safe HTML report (inline styles, table layout).
-func (r Report) HTML(w io.Writer) error { return htmlT.Execute(w, r) }
+func (r Report) HTML(w io.Writer) error {
+	t, err := htmlT.Clone()
+	if err != nil {
+		return err
+	}
+	return t.Funcs(map[string]any{"chart": r.chartSrc}).Execute(w, r)
+}
+
+// JSON writes the report as JSON, for other tools.
+func (r Report) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Title, Manager                  string
+		Generated, Since                time.Time
+		Scan                            affwatch.Scan
+		Counts                          []SeverityCount
+		New, Open, Resolved, Suppressed []affwatch.Violation
+	}{r.Title, r.Manager, r.Generated, r.Since, r.Scan, r.Counts, r.New, r.Open, r.Resolved, r.Suppressed})
+}
+
+// Email is the report as one message: HTML with its charts inline, the plain text, and the
+// CSV of every violation attached.
+func (r Report) Email(to []string, subject string) (affwatch.Email, error) {
+	r.InlineCharts = true
+	var html, text, csvBuf bytes.Buffer
+	if err := r.HTML(&html); err != nil {
+		return affwatch.Email{}, err
+	}
+	if err := r.Text(&text); err != nil {
+		return affwatch.Email{}, err
+	}
+	if err := r.CSV(&csvBuf); err != nil {
+		return affwatch.Email{}, err
+	}
+	e := affwatch.Email{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
+		Attachments: []affwatch.Attachment{{Name: "violations.csv", ContentType: "text/csv", Data: csvBuf.Bytes()}}}
+	for _, fp := range sortedKeys(r.Charts) {
+		e.Attachments = append(e.Attachments, affwatch.Attachment{Name: "chart-" + fp[:min(12, len(fp))] + ".png",
+			ContentType: "image/png", Data: r.Charts[fp], ContentID: chartCID(fp)})
+	}
+	return e, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
 
 // Text writes the plain-text report.
 func (r Report) Text(w io.Writer) error { return textT.Execute(w, r) }
