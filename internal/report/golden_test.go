@@ -84,7 +84,7 @@ func TestReportGolden(t *testing.T) {
 		`&lt;script&gt;alert(1)&lt;/script&gt;`,                                     // partner markup, escaped
 		`src="data:image/png;base64,`,                                               // the detector's chart
 		`href="https://affwatch.acme.example/violations/a1b2c3d4e5f6a7b8c9d0"`,      // the dashboard link
-		`(open 2d)`,                                                                 // the age of what is still open
+		`(open 2d)`, // the age of what is still open
 	} {
 		if !strings.Contains(h, want) {
 			t.Errorf("HTML report lacks %q", want)
