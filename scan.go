@@ -118,6 +118,9 @@ feed:
 // checkAndSave evaluates a verified page and stores it with its violations. It reports
 // whether the page counted as verified.
 func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate, snap Snapshot, log *slog.Logger) (bool, error) {
+	// A page that was fetched is finished even when the scan is being stopped (SIGTERM):
+	// checking and saving it is short, and it is not fetched again for nothing.
+	ctx = context.WithoutCancel(ctx)
 	page := &snap.Page
 	var vs []Violation
 	if page.FetchStatus.Verified() {

@@ -370,6 +370,11 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 		return
 	}
 	defer s.done(st)
+	if s.ctx.Err() != nil {
+		// The scan is being stopped: a request cut short was never seen, so it is not
+		// recorded as a failed page (the next scan fetches it).
+		return
+	}
 	if st.err != nil {
 		err = st.err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -123,12 +122,17 @@ func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Log
 			policyErr = err
 		}
 	}
+	scan, err := scanWith(ctx, cfg, st, eng, log)
+	return scan, errors.Join(err, policyErr)
+}
+
+// scanWith runs one scan with the given policies (an engine, or the daemon's reloader).
+func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, log *slog.Logger) (affwatch.Scan, error) {
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
-	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eng, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
-	scan, err := sc.Run(ctx, cfg.Affiliates)
-	return scan, errors.Join(err, policyErr)
+	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eval, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
+	return sc.Run(ctx, cfg.Affiliates)
 }
 
 // newCrawler makes the crawler the config describes.
@@ -589,54 +593,4 @@ func fileSafe(s string) string {
 		}
 		return '_'
 	}, s)
-}
-
-func cmdViolations(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "list" {
-		return errors.New("usage: affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--format table|json|csv]")
-	}
-	fs := newFlags("violations list", stderr)
-	cfgPath := configFlag(fs)
-	state := fs.String("state", "", "only violations in this state (new, open, resolved, reopened, suppressed, acknowledged)")
-	aff := fs.String("affiliate", "", "only this affiliate's violations")
-	format := fs.String("format", "table", "table, json or csv")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	_, st, err := loadWithStore(ctx, *cfgPath)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	f := affwatch.ViolationFilter{}
-	if *state != "" {
-		f.States = []affwatch.State{affwatch.State(*state)}
-	}
-	if *aff != "" {
-		f.AffiliateIDs = []string{*aff}
-	}
-	vs, err := st.Violations(ctx, f)
-	if err != nil {
-		return err
-	}
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if vs == nil {
-			vs = []affwatch.Violation{}
-		}
-		return enc.Encode(vs)
-	case "csv":
-		return report.Build("", "", vs, time.Time{}, time.Now()).CSV(stdout)
-	case "table":
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEVERITY\tRULE\tSTATE\tAFFILIATE\tWHERE\tFIRST SEEN\tMESSAGE")
-		for _, v := range vs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.State, v.AffiliateID, v.URL,
-				v.FirstSeen.UTC().Format("2006-01-02"), oneLine(v.Message, 80))
-		}
-		return tw.Flush()
-	}
-	return fmt.Errorf("--format %q: want table, json or csv", *format)
 }

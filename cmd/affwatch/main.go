@@ -52,6 +52,11 @@ Usage:
                                                  check one page and show the findings
   affwatch policy docs                           the rule catalogue as Markdown
   affwatch policy diff --against last-scan       what the policies on disk would change
+  affwatch violations show|suppress|ack|reopen FINGERPRINT [--by WHO] [--reason R] [--until DATE] [--note N]
+  affwatch scans list|show [ID] [--config FILE] [--format table|json]
+                                                 run history: timings, pages, errors, violations new/resolved
+  affwatch outbox [--config FILE] [--pending]    emails queued, delivered and waiting for a retry
+  affwatch serve [--config FILE] [--health ADDR] the daemon: scheduled scan, detect and report
   affwatch version
 
 Every command that needs one takes --config (default affwatch.yaml).
@@ -84,6 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdDetect(ctx, rest, stdout, stderr)
 	case "events":
 		err = cmdEvents(ctx, rest, stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, rest, stdout, stderr)
+	case "scans":
+		err = cmdScans(ctx, rest, stdout, stderr)
+	case "outbox":
+		err = cmdOutbox(ctx, rest, stdout, stderr)
 	case "report":
 		err = cmdReport(ctx, rest, stdout, stderr)
 	case "violations":

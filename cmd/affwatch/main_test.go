@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -533,5 +534,82 @@ detect: {thresholds: {alpha: 0.01}}
 		if !rules[want] {
 			t.Errorf("%s flagged nothing; flagged: %v", want, rules)
 		}
+	}
+}
+
+// A manager suppresses one violation and acknowledges another by hand: both hold across
+// rescans (neither comes back as open, the suppressed one is not resolved behind the
+// manager's back), `show` tells their history, and `reopen` lifts them.
+func TestSuppressAckAndShowAcrossScans(t *testing.T) {
+	p := &page{}
+	p.body.Store(`<html><body><h1>Deals</h1><p><a href="https://www.amazon.com/dp/B01?tag=deals-20">Buy</a></p></body></html>`)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
+programs: [{id: acme}]
+affiliates: [{id: deals, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+	runCLI(t, "scan", "--config", cfg)
+	st := openDB(t, dir)
+	ctx := context.Background()
+	fp := map[string]string{}
+	vs, _ := st.Violations(ctx, affwatch.ViolationFilter{})
+	for _, v := range vs {
+		fp[v.RuleID] = v.Fingerprint
+	}
+	if fp["DISC-001"] == "" || fp["LINK-001"] == "" {
+		t.Fatalf("want DISC-001 and LINK-001 on the page, got %v", keys(vs))
+	}
+	if code, _, errOut := runCLI(t, "violations", "suppress", fp["LINK-001"][:10], "--config", cfg, "--by", "alice@acme.example",
+		"--reason", "partner is fixing the theme", "--until", "2099-01-01"); code != exitOK {
+		t.Fatalf("suppress: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, "violations", "ack", fp["DISC-001"], "--config", cfg, "--by", "alice@acme.example", "--note", "emailed partner"); code != exitOK {
+		t.Fatalf("ack: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, "violations", "suppress", fp["LINK-001"], "--config", cfg); code != exitError || !strings.Contains(errOut, "reason") {
+		t.Errorf("a suppression without a reason: exit %d %q", code, errOut)
+	}
+
+	runCLI(t, "scan", "--config", cfg) // both still on the page
+	state := func(rule string) affwatch.State {
+		v, err := st.Violation(ctx, fp[rule])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.State
+	}
+	if state("LINK-001") != affwatch.StateSuppressed || state("DISC-001") != affwatch.StateAcknowledged {
+		t.Fatalf("after a rescan: LINK-001 %s, DISC-001 %s", state("LINK-001"), state("DISC-001"))
+	}
+	// The filters find them by state, severity, recency and rule.
+	code, out, _ := runCLI(t, "violations", "list", "--config", cfg, "--state", "suppressed,acknowledged", "--severity", "low", "--since", "1h")
+	if code != exitOK || !strings.Contains(out, "suppressed") || !strings.Contains(out, "acknowledged") {
+		t.Errorf("list by state: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "violations", "list", "--config", cfg, "--rule", "DISC-001", "--format", "json")
+	var listed []affwatch.Violation
+	if code != exitOK || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 1 || listed[0].RuleID != "DISC-001" {
+		t.Errorf("list by rule: exit %d\n%s", code, out)
+	}
+
+	code, out, _ = runCLI(t, "violations", "show", fp["LINK-001"], "--config", cfg)
+	for _, want := range []string{"suppressed by alice@acme.example: partner is fixing the theme (until 2099-01-01", "new -> suppressed", "- -> new"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+
+	if code, _, errOut := runCLI(t, "violations", "reopen", fp["LINK-001"], "--config", cfg, "--by", "alice@acme.example"); code != exitOK {
+		t.Fatalf("reopen: %s", errOut)
+	}
+	runCLI(t, "scan", "--config", cfg)
+	if state("LINK-001") != affwatch.StateOpen {
+		t.Errorf("after reopen and a rescan: %s", state("LINK-001"))
+	}
+	if code, _, errOut := runCLI(t, "violations", "show", "zzz", "--config", cfg); code != exitError || !strings.Contains(errOut, "hexadecimal") {
+		t.Errorf("a bad fingerprint: exit %d %q", code, errOut)
 	}
 }
