@@ -97,3 +97,10 @@ type Store interface {
 
 	Close() error
 }
+
+// Validators are what a previous fetch of a page left for the next one to ask "has it
+// changed?" (a conditional request), and the hash of the content it saw.
+type Validators struct {
+	ETag, LastModified string
+	ContentSHA256      string
+}

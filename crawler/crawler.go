@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,8 +50,20 @@ type Config struct {
 	AllowPrivate bool
 	// IgnoreRobots disables robots.txt. Off by default.
 	IgnoreRobots bool
+	// Retries is how many times a page that answered 429 or 5xx, or timed out, is asked
+	// for again (default 2; -1: never); RetryBackoff is the first wait (default 1 s,
+	// doubling), unless the server's Retry-After asks for longer, up to MaxRetryWait
+	// (default 60 s; a server asking for more gets the page recorded as failed).
+	Retries      int
+	RetryBackoff time.Duration
+	MaxRetryWait time.Duration
 	// FoldChars is passed to the extractor.
 	FoldChars int
+	// MaxConcurrent caps the requests in flight across all hosts at once (default 32).
+	MaxConcurrent int
+	// NoSitemaps stops the crawler reading /sitemap.xml for more of a site's pages (read by
+	// default, within the page budget; its pages count as one link from the seed).
+	NoSitemaps bool
 }
 
 func (c *Config) defaults() {
@@ -71,13 +85,36 @@ func (c *Config) defaults() {
 	if c.MaxRedirects <= 0 {
 		c.MaxRedirects = 10
 	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 32
+	}
+	if c.Retries == 0 {
+		c.Retries = 2
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = time.Second
+	}
+	if c.MaxRetryWait <= 0 {
+		c.MaxRetryWait = time.Minute
+	}
+}
+
+// PageHistory is what the store remembers of earlier fetches: with it the crawler asks
+// only for pages that changed (If-None-Match, If-Modified-Since), and judges an unchanged
+// page from its stored snapshot, so it still counts as seen.
+type PageHistory interface {
+	LastFetch(ctx context.Context, affiliateID, url string) (affwatch.Validators, error)
+	Snapshot(ctx context.Context, sha string) ([]byte, error)
 }
 
 // Crawler is the colly-based affwatch.Crawler.
 type Crawler struct {
+	// History, when set, turns on conditional requests.
+	History PageHistory
 	cfg      Config
 	programs map[string]*affwatch.Program
 	client   *http.Transport
+	limited  http.RoundTripper
 	// Logger receives one line per failed page.
 	Logger *slog.Logger
 	// Now is the clock stamped on pages.
@@ -105,7 +142,8 @@ func New(cfg Config, programs []affwatch.Program) *Crawler {
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		ForceAttemptHTTP2:     true,
 	}
-	return &Crawler{cfg: cfg, programs: progs, client: tr, Logger: slog.Default().With("component", "crawler"), Now: time.Now}
+	return &Crawler{cfg: cfg, programs: progs, client: tr, limited: &limitedTransport{next: tr, sem: make(chan struct{}, cfg.MaxConcurrent)},
+		Logger: slog.Default().With("component", "crawler"), Now: time.Now}
 }
 
 // Close releases idle connections.
@@ -119,6 +157,11 @@ type fetchState struct {
 	chain  []affwatch.Redirect
 	reqURL *url.URL // the pointer colly and net/http share for this request
 	err    error    // set by the redirect policy
+	tries  int      // attempts made before this one
+	// sitemap marks a request for a sitemap: its <loc> URLs are enqueued, it is no page.
+	sitemap bool
+	// prev are the validators sent with a conditional request.
+	prev *affwatch.Validators
 }
 
 // siteCrawl is one affiliate site being crawled.
@@ -135,6 +178,8 @@ type siteCrawl struct {
 	pages  int
 	chains map[*url.URL]*fetchState
 	err    error
+	// sitemaps counts the sitemap files asked for.
+	sitemaps int
 }
 
 // Crawl fetches each of the affiliate's sites, following same-site links up to the
@@ -188,7 +233,7 @@ func (c *Crawler) crawlSite(ctx context.Context, aff affwatch.Affiliate, seed st
 	col := colly.NewCollector(opts...)
 	// colly ignores robots.txt unless told otherwise; affwatch obeys it unless configured not to.
 	col.IgnoreRobotsTxt = c.cfg.IgnoreRobots
-	col.WithTransport(c.client)
+	col.WithTransport(c.limited)
 	col.SetRequestTimeout(c.cfg.RequestTimeout)
 	if err := col.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: c.cfg.Parallelism, Delay: c.cfg.Delay}); err != nil {
 		return err
@@ -206,12 +251,97 @@ func (c *Crawler) crawlSite(ctx context.Context, aff affwatch.Affiliate, seed st
 		s.mu.Lock()
 		s.chains[r.URL] = st
 		s.mu.Unlock()
+		if c.History != nil && !st.sitemap {
+			if v, err := c.History.LastFetch(ctx, aff.ID, st.url); err == nil && (v.ETag != "" || v.LastModified != "") {
+				st.prev = &v
+				if v.ETag != "" {
+					r.Headers.Set("If-None-Match", v.ETag)
+				}
+				if v.LastModified != "" {
+					r.Headers.Set("If-Modified-Since", v.LastModified)
+				}
+			}
+		}
 	})
 	col.OnResponse(func(r *colly.Response) { s.onResponse(r, budget) })
 	col.OnError(func(r *colly.Response, err error) { s.onError(r, err, budget) })
 	s.enqueue(su.String(), 0, true, budget)
+	if !c.cfg.NoSitemaps && c.cfg.MaxDepth > 0 {
+		s.enqueueSitemap(su.Scheme + "://" + su.Host + "/sitemap.xml")
+	}
 	col.Wait()
 	return s.err
+}
+
+// maxSitemaps bounds the sitemap files read for one site (an index and its children).
+const maxSitemaps = 5
+
+// enqueueSitemap asks for a sitemap file, through robots.txt and the host's politeness
+// like any page, but outside the page budget.
+func (s *siteCrawl) enqueueSitemap(raw string) {
+	s.mu.Lock()
+	key := "sitemap " + raw
+	if s.seen[key] || s.sitemaps >= maxSitemaps || s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.seen[key] = true
+	s.sitemaps++
+	s.mu.Unlock()
+	ctx := colly.NewContext()
+	ctx.Put("affwatch", &fetchState{url: raw, depth: 0, sitemap: true})
+	s.col.Request(http.MethodGet, raw, nil, ctx, nil) // a missing or refused sitemap is nothing to record
+}
+
+// onSitemap enqueues a sitemap's same-site pages one link deep, and the sitemaps a
+// sitemap index names.
+func (s *siteCrawl) onSitemap(r *colly.Response, budget *pageBudget) {
+	if r.StatusCode != http.StatusOK {
+		return
+	}
+	pages, maps := parseSitemap(r.Body)
+	for _, m := range maps {
+		if mu, err := url.Parse(m); err == nil && strings.EqualFold(mu.Host, s.host) {
+			s.enqueueSitemap(m)
+		}
+	}
+	for _, p := range pages {
+		if pu, err := url.Parse(p); err == nil && strings.EqualFold(pu.Host, s.host) && (pu.Scheme == "http" || pu.Scheme == "https") {
+			s.enqueue(p, 1, false, budget)
+		}
+	}
+}
+
+// parseSitemap reads the page and sitemap <loc> URLs of a sitemap or sitemap index.
+func parseSitemap(body []byte) (pages, sitemaps []string) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	dec.Strict = false
+	var stack []string
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return pages, sitemaps
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name.Local)
+		case xml.EndElement:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case xml.CharData:
+			if len(stack) < 2 || stack[len(stack)-1] != "loc" {
+				continue
+			}
+			loc := strings.TrimSpace(string(t))
+			switch stack[len(stack)-2] {
+			case "url":
+				pages = append(pages, loc)
+			case "sitemap":
+				sitemaps = append(sitemaps, loc)
+			}
+		}
+	}
 }
 
 func stateOf(ctx *colly.Context) *fetchState {
@@ -292,9 +422,11 @@ func (s *siteCrawl) onRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-func (s *siteCrawl) done(st *fetchState) {
+// done forgets a finished request's redirect chain. It takes the request's URL pointer as
+// it was when the response came (a retry makes a new request for the same state).
+func (s *siteCrawl) done(u *url.URL) {
 	s.mu.Lock()
-	delete(s.chains, st.reqURL)
+	delete(s.chains, u)
 	s.mu.Unlock()
 }
 
@@ -303,7 +435,27 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 	if st == nil {
 		return
 	}
-	defer s.done(st)
+	defer s.done(st.reqURL)
+	if st.sitemap {
+		s.onSitemap(r, budget)
+		return
+	}
+	if s.retry(st, r, r.StatusCode, nil) {
+		return
+	}
+	if r.StatusCode == http.StatusNotModified && st.prev != nil {
+		// Unchanged since the last scan: judge the stored snapshot, so the page counts as
+		// seen and its violations stay open (or resolved) as they were.
+		if html, err := s.c.History.Snapshot(s.ctx, st.prev.ContentSHA256); err == nil {
+			r.Body = html
+			if r.Headers.Get("ETag") == "" {
+				r.Headers.Set("ETag", st.prev.ETag)
+			}
+			if r.Headers.Get("Last-Modified") == "" {
+				r.Headers.Set("Last-Modified", st.prev.LastModified)
+			}
+		}
+	}
 	snap := s.c.snapshot(s.aff, st, r)
 	p := &snap.Page
 	ctype := r.Headers.Get("Content-Type")
@@ -313,8 +465,9 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 	case len(r.Body) > s.c.cfg.MaxBodyBytes:
 		p.FetchStatus, p.FetchError = affwatch.FetchTooLarge, fmt.Sprintf("body larger than %d bytes", s.c.cfg.MaxBodyBytes)
 		snap.HTML = nil
-	case r.StatusCode == http.StatusNotModified:
-		p.FetchStatus = affwatch.FetchNotModified
+	case r.StatusCode == http.StatusNotModified && len(r.Body) == 0:
+		// A 304 we did not ask for, or whose snapshot is gone: nothing to judge.
+		p.FetchStatus, p.FetchError = affwatch.FetchHTTPError, "HTTP 304 without a stored snapshot"
 	case isBotWall(r.StatusCode, r.Body):
 		p.FetchStatus, p.FetchError = affwatch.FetchBotWall, fmt.Sprintf("challenge page (HTTP %d)", r.StatusCode)
 	case r.StatusCode >= 400:
@@ -332,6 +485,9 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 			break
 		}
 		fillContent(p, &page)
+		if r.StatusCode == http.StatusNotModified {
+			p.FetchStatus = affwatch.FetchNotModified
+		}
 	}
 	s.emit(snap)
 	if p.FetchStatus != affwatch.FetchOK || st.depth >= s.c.cfg.MaxDepth {
@@ -369,8 +525,8 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 		s.onResponse(r, budget)
 		return
 	}
-	defer s.done(st)
-	if s.ctx.Err() != nil {
+	defer s.done(st.reqURL)
+	if st.sitemap || s.ctx.Err() != nil {
 		// The scan is being stopped: a request cut short was never seen, so it is not
 		// recorded as a failed page (the next scan fetches it).
 		return
@@ -379,11 +535,73 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 		err = st.err
 	}
 	status := classifyErr(err)
+	if status == affwatch.FetchTimeout && s.retry(st, r, 0, err) {
+		return
+	}
 	if st.err != nil && strings.HasPrefix(st.err.Error(), "redirect loop") {
 		status = affwatch.FetchRedirectLoop
 	}
 	snap := s.c.failed(s.aff, st.url, status, err, st.chain)
 	s.emit(snap)
+}
+
+// retryable are the answers worth asking again for: the server is busy or failing for now.
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
+		status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout || status == http.StatusInternalServerError
+}
+
+// retry asks for the page again after a wait when the answer was 429/5xx (status) or a
+// timeout (err), within the retry budget, and reports whether it did. The wait is the
+// server's Retry-After when it gives one, else the backoff; a server asking for longer
+// than MaxRetryWait is not waited for.
+func (s *siteCrawl) retry(st *fetchState, r *colly.Response, status int, err error) bool {
+	cfg := s.c.cfg
+	if st.tries >= cfg.Retries || s.ctx.Err() != nil || (err == nil && !retryable(status)) {
+		return false
+	}
+	wait := cfg.RetryBackoff << st.tries
+	if r.Headers != nil {
+		if ra, ok := retryAfter(r.Headers.Get("Retry-After"), s.c.Now()); ok {
+			if ra > cfg.MaxRetryWait {
+				return false
+			}
+			wait = max(wait, ra)
+		}
+	}
+	wait = min(wait, cfg.MaxRetryWait)
+	why := fmt.Sprintf("HTTP %d", status)
+	if err != nil {
+		why = err.Error()
+	}
+	s.c.Logger.Info("retrying page", "affiliate", s.aff.ID, "url", st.url, "after", wait, "attempt", st.tries+2, "why", why)
+	select {
+	case <-time.After(wait):
+	case <-s.ctx.Done():
+		return false
+	}
+	st.tries++
+	st.chain, st.err = nil, nil
+	if rerr := s.col.Request(http.MethodGet, st.url, nil, r.Ctx, nil); rerr != nil {
+		st.tries = cfg.Retries // record this attempt's outcome instead
+		return false
+	}
+	return true
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 func (s *siteCrawl) emit(snap affwatch.Snapshot) {

@@ -131,6 +131,9 @@ func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
+	if h, ok := st.(crawler.PageHistory); ok {
+		cr.History = h // conditional requests: unchanged pages are judged from their snapshot
+	}
 	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eval, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
 	return sc.Run(ctx, cfg.Affiliates)
 }

@@ -613,3 +613,70 @@ affiliates: [{id: deals, program: acme, sites: [%q]}]
 		t.Errorf("a bad fingerprint: exit %d %q", code, errOut)
 	}
 }
+
+// etagPage serves one page with an ETag and answers a matching If-None-Match with 304.
+type etagPage struct {
+	body       atomic.Value // string
+	full, n304 atomic.Int32
+}
+
+func (p *etagPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	body := p.body.Load().(string)
+	etag := fmt.Sprintf(`"%x"`, len(body)*31+int(body[len(body)-10]))
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if inm == etag {
+			p.n304.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	p.full.Add(1)
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Content-Type", "text/html")
+	fmt.Fprint(w, body)
+}
+
+// A page that has not changed since the last scan is asked for conditionally; the 304 is
+// judged from the stored snapshot, so its violation stays open instead of resolving.
+func TestUnchangedPageIsNotFetchedAgainButStillSeen(t *testing.T) {
+	p := &etagPage{}
+	p.body.Store(undisclosed)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
+programs: [{id: acme}]
+affiliates: [{id: deals, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+	for range 2 {
+		if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitViolations {
+			t.Fatalf("scan: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+	if p.full.Load() != 1 || p.n304.Load() != 1 {
+		t.Fatalf("%d full responses and %d 304s, want 1 and 1", p.full.Load(), p.n304.Load())
+	}
+	st := openDB(t, dir)
+	ctx := context.Background()
+	vs, _ := st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-001"})
+	if len(vs) != 1 || vs[0].State != affwatch.StateOpen {
+		t.Fatalf("after an unchanged rescan: %+v, want DISC-001 open", vs)
+	}
+	scans, _ := st.Scans(ctx, 1)
+	pages, _ := st.Pages(ctx, scans[0].ID)
+	if len(pages) != 1 || pages[0].FetchStatus != affwatch.FetchNotModified || len(pages[0].Links) == 0 {
+		t.Fatalf("the 304 page: %+v", pages)
+	}
+	// The partner changes the page: a full fetch, and the fix resolves the violation.
+	p.body.Store(disclosed)
+	runCLI(t, "scan", "--config", cfg)
+	vs, _ = st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-001"})
+	if p.full.Load() != 2 || vs[0].State != affwatch.StateResolved {
+		t.Fatalf("after the change: %d full responses, DISC-001 %s", p.full.Load(), vs[0].State)
+	}
+}

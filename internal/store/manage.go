@@ -121,3 +121,16 @@ func (s *SQLite) setState(ctx context.Context, fp string, to affwatch.State, not
 	})
 	return v, err
 }
+
+// LastFetch returns the validators (ETag, Last-Modified) and content hash of the last
+// verified fetch of a page, for a conditional request; ErrNotFound when there is none.
+func (s *SQLite) LastFetch(ctx context.Context, affiliateID, url string) (affwatch.Validators, error) {
+	var v affwatch.Validators
+	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, content_sha256 FROM pages
+		WHERE affiliate_id = ? AND url = ? AND fetch_status IN ('ok', 'not_modified') AND content_sha256 != ''
+		ORDER BY scan_id DESC LIMIT 1`, affiliateID, url).Scan(&v.ETag, &v.LastModified, &v.ContentSHA256)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, fmt.Errorf("last fetch of %s: %w", url, affwatch.ErrNotFound)
+	}
+	return v, err
+}

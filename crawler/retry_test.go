@@ -1,0 +1,73 @@
+package crawler_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/crawler"
+)
+
+// flaky answers the first `fail` requests for / with status (and its Retry-After), then
+// the page.
+func flaky(fail int32, status int, retryAfter string, hang time.Duration) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		if n.Add(1) <= fail {
+			if hang > 0 {
+				time.Sleep(hang)
+			}
+			if retryAfter != "" {
+				w.Header().Set("Retry-After", retryAfter)
+			}
+			w.WriteHeader(status)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<html><body><p>We earn a commission.</p></body></html>`))
+	}))
+	return srv, &n
+}
+
+func TestRetriesBusyAndFailingServers(t *testing.T) {
+	cfg := crawler.Config{AllowPrivate: true, RetryBackoff: 10 * time.Millisecond, RequestTimeout: 300 * time.Millisecond}
+	cases := []struct {
+		name       string
+		fail       int32
+		status     int
+		retryAfter string
+		hang       time.Duration
+		want       affwatch.FetchStatus
+		requests   int32
+		minElapsed time.Duration
+	}{
+		{"503 then ok, honouring Retry-After", 1, 503, "1", 0, affwatch.FetchOK, 2, time.Second},
+		{"429 twice then ok", 2, 429, "0", 0, affwatch.FetchOK, 3, 0},
+		{"always 500: recorded after the retries", 100, 500, "", 0, affwatch.FetchHTTPError, 3, 0},
+		{"Retry-After too long: not waited for", 100, 503, "3600", 0, affwatch.FetchHTTPError, 1, 0},
+		{"a timeout, then ok", 1, 200, "", time.Second, affwatch.FetchOK, 2, 0},
+		{"404 is not retried", 100, 404, "", 0, affwatch.FetchHTTPError, 1, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, n := flaky(tc.fail, tc.status, tc.retryAfter, tc.hang)
+			defer srv.Close()
+			start := time.Now()
+			pages := crawl(t, cfg, srv.URL+"/")
+			p := pages[srv.URL+"/"]
+			if p.FetchStatus != tc.want || n.Load() != tc.requests {
+				t.Fatalf("status %s after %d requests (%s), want %s after %d", p.FetchStatus, n.Load(), p.FetchError, tc.want, tc.requests)
+			}
+			if el := time.Since(start); el < tc.minElapsed {
+				t.Errorf("retried after %s, before the server's Retry-After", el)
+			}
+		})
+	}
+}
