@@ -110,7 +110,7 @@ type PageHistory interface {
 // Crawler is the colly-based affwatch.Crawler.
 type Crawler struct {
 	// History, when set, turns on conditional requests.
-	History PageHistory
+	History  PageHistory
 	cfg      Config
 	programs map[string]*affwatch.Program
 	client   *http.Transport

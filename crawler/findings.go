@@ -190,7 +190,10 @@ func looksLikeCode(code string) bool {
 var commonCaps = map[string]bool{"HERE": true, "THIS": true, "THAT": true, "NOW": true, "FREE": true, "SALE": true, "CODE": true, "THE": true}
 
 // priceRe finds amounts with a currency symbol or code before or after them.
-var priceRe = regexp.MustCompile(`(?i)(?:(?P<sym>[$€£¥₹])\s?(?P<num>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))|(?:(?P<num2>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s?(?P<code>USD|EUR|GBP|JPY|CAD|AUD|CHF|€|円))\b`)
+// The space between amount and currency may be a no-break space (as French and German
+// typography write "12,90 €"); a symbol after the amount needs no word boundary, a code
+// does.
+var priceRe = regexp.MustCompile(`(?i)(?:(?P<sym>[$€£¥₹])[\s\x{a0}\x{202f}]?(?P<num>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))|(?:(?P<num2>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)[\s\x{a0}\x{202f}]?(?P<code>(?:USD|EUR|GBP|JPY|CAD|AUD|CHF)\b|€|円))`)
 
 var currencyOf = map[string]string{"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "円": "JPY"}
 
