@@ -123,7 +123,8 @@ type extractor struct {
 	cur struct {
 		node   *html.Node
 		hidden bool
-		buf    []rune
+		buf    []byte // UTF-8 text of the block so far, white space folded
+		n      int    // runes in buf
 	}
 	blocks    []affwatch.Block
 	links     []affwatch.Link
@@ -201,18 +202,40 @@ func (x *extractor) walk(n *html.Node, hidden bool) {
 
 // addText appends text to the current block, folding white space.
 func (x *extractor) addText(s string) {
-	for _, r := range s {
+	buf, n := x.cur.buf, x.cur.n
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf { // ASCII: most text
+			i++
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+				if len(buf) > 0 && buf[len(buf)-1] != ' ' {
+					buf = append(buf, ' ')
+					n++
+				}
+			case c < 0x20 || c == 0x7f: // control characters
+			default:
+				buf = append(buf, c)
+				n++
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		if unicode.IsSpace(r) || r == '\u00a0' {
-			if len(x.cur.buf) > 0 && x.cur.buf[len(x.cur.buf)-1] != ' ' {
-				x.cur.buf = append(x.cur.buf, ' ')
+			if len(buf) > 0 && buf[len(buf)-1] != ' ' {
+				buf = append(buf, ' ')
+				n++
 			}
 			continue
 		}
 		if r == utf8.RuneError || unicode.IsControl(r) {
 			continue
 		}
-		x.cur.buf = append(x.cur.buf, r)
+		buf = utf8.AppendRune(buf, r)
+		n++
 	}
+	x.cur.buf, x.cur.n = buf, n
 }
 
 // offset is where the next visible character will sit in the page text.
@@ -220,7 +243,7 @@ func (x *extractor) offset() int {
 	if x.cur.hidden {
 		return x.blockStart()
 	}
-	return x.blockStart() + len(x.cur.buf)
+	return x.blockStart() + x.cur.n
 }
 
 // blockStart is where the current block starts (or would start) in the page text.
@@ -233,11 +256,12 @@ func (x *extractor) blockStart() int {
 
 // flush ends the current block.
 func (x *extractor) flush() {
-	buf := x.cur.buf
+	buf, n := x.cur.buf, x.cur.n
 	for len(buf) > 0 && buf[len(buf)-1] == ' ' {
 		buf = buf[:len(buf)-1]
+		n--
 	}
-	x.cur.buf = x.cur.buf[:0]
+	x.cur.buf, x.cur.n = x.cur.buf[:0], 0
 	if len(buf) == 0 {
 		return
 	}
@@ -251,7 +275,7 @@ func (x *extractor) flush() {
 			x.runes++
 		}
 		x.text.WriteString(b.Text)
-		x.runes += len(buf)
+		x.runes += n
 	}
 	x.blocks = append(x.blocks, b)
 }

@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,8 +36,31 @@ var vaguePatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)\b(?:in partnership with|partnered with|in collaboration with|thanks to (?:our|my) (?:friends|partners?)|brought to you by|supported by|gifted by|partner links?)\b`),
 }
 
-// sentenceEnd splits block text into sentences for disclosure matching.
-var sentenceEnd = regexp.MustCompile(`[.!?。](?:\s+|$)`)
+// disclosuresIn adds the disclosing sentences of one block.
+func (x *extractor) disclosuresIn(p *affwatch.Page, b affwatch.Block, extra []string) {
+	for _, sent := range sentences(b.Text) {
+		phrase, vague := disclosurePhrase(sent.text, extra)
+		if phrase == "" {
+			continue
+		}
+		off := b.Offset
+		if !b.Hidden {
+			off += sent.offset
+		}
+		p.Disclosures = append(p.Disclosures, affwatch.Disclosure{Text: sent.text, Phrase: phrase, Offset: off,
+			Selector: b.Selector, Hidden: b.Hidden, Vague: vague})
+	}
+}
+
+// hasAny reports whether low contains one of the words.
+func hasAny(low string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // findInBlocks finds disclosures, coupon codes and prices in the page's blocks.
 func (x *extractor) findInBlocks(p *affwatch.Page) {
@@ -49,25 +73,15 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 		}
 	}
 	for _, b := range p.Blocks {
-		for _, sent := range sentences(b.Text) {
-			phrase, vague := disclosurePhrase(sent.text, extra)
-			if phrase == "" {
-				continue
-			}
-			off := b.Offset
-			if !b.Hidden {
-				off += sent.offset
-			}
-			p.Disclosures = append(p.Disclosures, affwatch.Disclosure{Text: sent.text, Phrase: phrase, Offset: off,
-				Selector: b.Selector, Hidden: b.Hidden, Vague: vague})
+		low := strings.ToLower(b.Text)
+		// Most blocks carry no disclosure word at all: they are not split into sentences.
+		if hasAny(low, disclosureHints) || hasAny(low, extra) {
+			x.disclosuresIn(p, b, extra)
 		}
 		if b.Hidden {
 			continue
 		}
-		low := strings.ToLower(b.Text)
-		hasCode := strings.Contains(low, "code") || strings.Contains(low, "coupon") || strings.Contains(low, "use") ||
-			strings.Contains(low, "voucher")
-		for _, m := range couponMatches(hasCode, b.Text) {
+		for _, m := range couponMatches(b.Text, low) {
 			code := b.Text[m[2]:m[3]]
 			if !looksLikeCode(code) {
 				continue
@@ -75,7 +89,7 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 			p.Coupons = append(p.Coupons, affwatch.Coupon{Code: code, Offset: b.Offset + utf8.RuneCountInString(b.Text[:m[2]]),
 				Context: around(b.Text, m[0], m[1])})
 		}
-		for _, m := range priceMatches(b.Text) {
+		for _, m := range priceMatches(b.Text, low) {
 			pr, ok := parsePrice(b.Text, m)
 			if !ok {
 				continue
@@ -87,16 +101,67 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 	}
 }
 
-func couponMatches(hinted bool, text string) [][]int {
-	if !hinted {
-		return nil
+// couponKeywords are the words a code follows; couponCode is matched only right after one
+// of them (a word of its own), not at every position of the text, which made coupon
+// search most of the extraction time on long pages.
+var couponKeywords = []string{"promo", "coupon", "discount", "voucher", "gutscheincode", "rabattcode", "code", "use"}
+
+// couponMatches finds "code SAVE20"-style codes; low is text lower-cased.
+func couponMatches(text, low string) [][]int {
+	if len(low) != len(text) {
+		// lower-casing changed byte lengths (rare scripts): fall back to the whole pattern
+		return couponCode.FindAllStringSubmatchIndex(text, -1)
 	}
-	return couponCode.FindAllStringSubmatchIndex(text, -1)
+	var out [][]int
+	next := 0 // matches do not overlap
+	for _, kw := range couponKeywords {
+		for from := 0; ; {
+			i := strings.Index(low[from:], kw)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + len(kw)
+			if i < next || (i > 0 && isWordByte(low[i-1])) {
+				continue
+			}
+			window := text[i:min(len(text), i+64)]
+			m := couponCodeAt.FindStringSubmatchIndex(window)
+			if m == nil {
+				continue
+			}
+			for k := range m {
+				if m[k] >= 0 {
+					m[k] += i
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a][0] < out[b][0] })
+	// keep the first of overlapping matches ("coupon code SAVE20" is found from both words)
+	kept := out[:0]
+	end := -1
+	for _, m := range out {
+		if m[0] >= end {
+			kept = append(kept, m)
+			end = m[1]
+		}
+	}
+	return kept
 }
 
-// priceMatches runs the price pattern only over text that has a digit.
-func priceMatches(text string) [][]int {
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+}
+
+// priceMatches runs the price pattern only over text with a digit and a currency sign or
+// code; low is text lower-cased.
+func priceMatches(text, low string) [][]int {
 	if !strings.ContainsAny(text, "0123456789") {
+		return nil
+	}
+	if !hasAny(text, currencySigns) && !hasAny(low, currencyCodes) {
 		return nil
 	}
 	return priceRe.FindAllStringSubmatchIndex(text, -1)
@@ -109,17 +174,32 @@ type sentence struct {
 
 func sentences(text string) []sentence {
 	var out []sentence
-	start := 0
+	start, startRunes := 0, 0 // byte and rune offset of the current sentence
 	add := func(end int) {
-		s := strings.TrimSpace(text[start:end])
+		seg := text[start:end]
+		s := strings.TrimSpace(seg)
 		if s != "" {
-			lead := len(text[start:end]) - len(strings.TrimLeft(text[start:end], " "))
-			out = append(out, sentence{text: s, offset: utf8.RuneCountInString(text[:start+lead])})
+			lead := len(seg) - len(strings.TrimLeft(seg, " "))
+			out = append(out, sentence{text: s, offset: startRunes + utf8.RuneCountInString(seg[:lead])})
 		}
 	}
-	for _, m := range sentenceEnd.FindAllStringIndex(text, -1) {
-		add(m[1])
-		start = m[1]
+	// A sentence ends at . ! ? or 。 followed by white space or the end of the text.
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		if r != '.' && r != '!' && r != '?' && r != '。' {
+			continue
+		}
+		end := i
+		for end < len(text) && (text[end] == ' ' || text[end] == '\t' || text[end] == '\n' || text[end] == '\r' || text[end] == '\f') {
+			end++
+		}
+		if end == i && i < len(text) {
+			continue // "3.5", "example.com": no space after the stop
+		}
+		add(end)
+		startRunes += utf8.RuneCountInString(text[start:end])
+		start, i = end, end
 	}
 	if start < len(text) {
 		add(len(text))
@@ -171,6 +251,19 @@ func disclosurePhrase(s string, extra []string) (string, bool) {
 // couponCode finds codes introduced as such: "code SAVE20", "coupon: SAVE20", "use SAVE20 at checkout".
 var couponCode = regexp.MustCompile(`(?i:promo(?:tional)?\s+code|coupon(?:\s+code)?|discount\s+code|voucher(?:\s+code)?|gutscheincode|rabattcode|code|use)\s*[:"“'‘]?\s*["“'‘]?([A-Z0-9][A-Z0-9_-]{3,24})\b`)
 
+// currencySigns and currencyCodes are what a price has beside its digits (checked one by
+// one: strings.ContainsAny with non-ASCII characters is several times slower).
+var (
+	currencySigns = []string{"$", "€", "£", "¥", "₹", "円"}
+	currencyCodes = []string{"usd", "eur", "gbp", "jpy", "cad", "aud", "chf"}
+)
+
+// digitSeparators are removed from an amount's digits.
+var digitSeparators = strings.NewReplacer(",", "", ".", "")
+
+// couponCodeAt is couponCode anchored where a keyword starts.
+var couponCodeAt = regexp.MustCompile(`^` + couponCode.String())
+
 // looksLikeCode keeps codes that are written the way codes are (capitals and digits), not words.
 func looksLikeCode(code string) bool {
 	upper, digit := 0, 0
@@ -220,7 +313,7 @@ func parsePrice(text string, m []int) (affwatch.Price, bool) {
 		dec = num[i+1:]
 		num = num[:i]
 	}
-	num = strings.NewReplacer(",", "", ".", "").Replace(num)
+	num = digitSeparators.Replace(num)
 	if dec != "" {
 		num += "." + dec
 	}

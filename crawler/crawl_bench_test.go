@@ -1,0 +1,239 @@
+package crawler_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gocolly/colly/v2"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/crawler"
+)
+
+// farmPage is a review page of about 12 KB: headings, paragraphs, a disclosure, affiliate
+// links of two networks, an image, same-site links to its neighbours.
+func farmPage(host string, i, perHost int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Review %d on %s</title>
+<style>.hide{display:none}</style></head><body><header><nav><a href="/">Home</a> <a href="/p%d.html">Next</a></nav></header>
+<article><h1>The best grinder, review %d</h1><p>We earn a commission if you buy through links on this page.</p>`, i, host, (i+1)%perHost, i)
+	for k := range 14 {
+		fmt.Fprintf(&b, `<h2>Section %d</h2><p>We tested this grinder for three weeks with light and dark roasts. The burrs stayed sharp, the
+static was low and the dosing cup fit most portafilters. Paragraph %d of the review goes on about grind consistency, noise
+and how easy it is to clean, because readers ask.</p>`, k, k)
+		if k%4 == 0 {
+			fmt.Fprintf(&b, `<p><a href="https://www.amazon.com/dp/B0%04d?tag=farm-20" rel="sponsored">Check the price on Amazon</a>
+or <a href="https://www.awin1.com/cread.php?awinmid=1&awinaffid=445566&ued=https%%3A%%2F%%2Fshop.acme.example%%2F" rel="sponsored">buy at Acme</a> for $129.99.</p>`, i)
+		}
+	}
+	fmt.Fprintf(&b, `<img src="/img/%d.jpg" width="640" height="360" alt=""></article><footer><a href="/p%d.html">Previous</a> <a href="/about.html">About</a></footer></body></html>`,
+		i, (i+perHost-1)%perHost)
+	return b.String()
+}
+
+// farm serves hosts × perHost review pages on loopback: each host its own server, an
+// index linking to every page.
+type farm struct {
+	servers []*httptest.Server
+	pages   int
+}
+
+func newFarm(hosts, perHost int) *farm {
+	f := &farm{pages: hosts * (perHost + 1)}
+	for h := range hosts {
+		host := fmt.Sprintf("host%02d", h)
+		cache := make([]string, perHost)
+		for i := range cache {
+			cache[i] = farmPage(host, i, perHost)
+		}
+		var index strings.Builder
+		index.WriteString(`<html><head><title>Index</title></head><body><p>We earn a commission from links.</p>`)
+		for i := range perHost {
+			fmt.Fprintf(&index, `<a href="/p%d.html">Review %d</a> `, i, i)
+		}
+		index.WriteString(`</body></html>`)
+		idx := index.String()
+		f.servers = append(f.servers, httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			switch {
+			case r.URL.Path == "/":
+				w.Write([]byte(idx))
+			case strings.HasPrefix(r.URL.Path, "/p") && strings.HasSuffix(r.URL.Path, ".html"):
+				n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/p"), ".html"))
+				if err != nil || n < 0 || n >= perHost {
+					http.NotFound(w, r)
+					return
+				}
+				w.Write([]byte(cache[n]))
+			default:
+				http.NotFound(w, r)
+			}
+		})))
+	}
+	return f
+}
+
+func (f *farm) close() {
+	for _, s := range f.servers {
+		s.Close()
+	}
+}
+
+// BenchmarkCrawl crawls a loopback site farm (50 hosts; 1,000 review pages by default,
+// AFFWATCH_BENCH_PAGES for more) with affwatch's crawler, every page extracted into a Page
+// document, and beside it with a bare colly collector that only follows links, with the
+// same robots.txt and per-host parallelism. It reports pages/s and the peak Go heap.
+// The farm's servers run in the same process, on the same two cores.
+func BenchmarkCrawl(b *testing.B) {
+	pages := 1000
+	if s := os.Getenv("AFFWATCH_BENCH_PAGES"); s != "" {
+		pages, _ = strconv.Atoi(s)
+	}
+	const hosts = 50
+	f := newFarm(hosts, pages/hosts)
+	defer f.close()
+	const perHost = 2
+
+	b.Run("affwatch", func(b *testing.B) {
+		var got atomic.Int64
+		heap := peakHeap(func() {
+			for b.Loop() {
+				c := crawler.New(crawler.Config{AllowPrivate: true, MaxDepth: 1, MaxPages: pages, Parallelism: perHost, MaxConcurrent: hosts * perHost,
+					RequestTimeout: 10 * time.Second}, []affwatch.Program{{ID: "acme", LandingDomains: []string{"shop.acme.example"}}})
+				c.Logger = slog.New(slog.DiscardHandler)
+				var wg sync.WaitGroup
+				for i, s := range f.servers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						err := c.Crawl(context.Background(), affwatch.Affiliate{ID: fmt.Sprint("a", i), Program: "acme", Sites: []string{s.URL + "/"}},
+							func(snap affwatch.Snapshot) error {
+								if snap.Page.FetchStatus != affwatch.FetchOK || len(snap.Page.AffiliateLinks()) == 0 && snap.Page.URL != s.URL+"/" {
+									return fmt.Errorf("%s: %s %s", snap.Page.URL, snap.Page.FetchStatus, snap.Page.FetchError)
+								}
+								got.Add(1)
+								return nil
+							})
+						if err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				c.Close()
+			}
+		})
+		if int(got.Load()) != f.pages*b.N {
+			b.Fatalf("%d pages, want %d", got.Load(), f.pages*b.N)
+		}
+		b.ReportMetric(float64(got.Load())/b.Elapsed().Seconds(), "pages/s")
+		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(maxRSS(), "process-max-rss-MiB")
+	})
+
+	b.Run("bare-colly", func(b *testing.B) {
+		var got atomic.Int64
+		heap := peakHeap(func() {
+			for b.Loop() {
+				// The same politeness as affwatch's crawl: robots.txt obeyed, the same
+				// per-host parallelism; no extraction, no sitemap.
+				col := colly.NewCollector(colly.Async(true), colly.MaxDepth(2), colly.AllowURLRevisit())
+				col.IgnoreRobotsTxt = false
+				col.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: perHost})
+				var mu sync.Mutex
+				seen := map[string]bool{}
+				col.OnHTML("a[href]", func(e *colly.HTMLElement) {
+					u := e.Request.AbsoluteURL(e.Attr("href"))
+					if !strings.HasPrefix(u, "http://127.0.0.1") {
+						return
+					}
+					mu.Lock()
+					dup := seen[u]
+					seen[u] = true
+					mu.Unlock()
+					if !dup {
+						e.Request.Visit(u)
+					}
+				})
+				col.OnResponse(func(r *colly.Response) { got.Add(1) })
+				for _, s := range f.servers {
+					mu.Lock()
+					seen[s.URL+"/"] = true
+					mu.Unlock()
+					col.Visit(s.URL + "/")
+				}
+				col.Wait()
+			}
+		})
+		b.ReportMetric(float64(got.Load())/b.Elapsed().Seconds(), "pages/s")
+		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+	})
+}
+
+// peakHeap samples the heap in use while fn runs and returns the largest value seen.
+func peakHeap(fn func()) uint64 {
+	runtime.GC()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	fn()
+	close(done)
+	wg.Wait()
+	return peak.Load()
+}
+
+// BenchmarkExtractFarmPage is the extraction of one 12 KB review page of the crawl farm.
+func BenchmarkExtractFarmPage(b *testing.B) {
+	page := []byte(farmPage("host00", 3, 20))
+	prog := &affwatch.Program{ID: "acme", LandingDomains: []string{"shop.acme.example"}}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := crawler.Extract(page, "http://127.0.0.1/p3.html", crawler.ExtractOptions{Program: prog}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// maxRSS is the process's peak resident memory so far (VmHWM), in MiB: the farm's servers
+// and their page cache included.
+func maxRSS() float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
