@@ -119,6 +119,9 @@ type Crawler struct {
 	Logger *slog.Logger
 	// Now is the clock stamped on pages.
 	Now func() time.Time
+	// OnProgress, when set, hears how each affiliate's crawl stands: pages waiting to be
+	// fetched, pages handed over, and of those how many could not be verified.
+	OnProgress func(affiliateID string, queued, done, failed int)
 }
 
 var _ affwatch.Crawler = (*Crawler)(nil)
@@ -180,6 +183,26 @@ type siteCrawl struct {
 	err    error
 	// sitemaps counts the sitemap files asked for.
 	sitemaps int
+	// nQueued, nDone and nFailed count the pages for progress reports.
+	nQueued, nDone, nFailed int
+}
+
+// progress tells the crawler's listener how the site stands (dq: change in queued pages).
+func (s *siteCrawl) progress(dq int, handed *affwatch.Snapshot) {
+	if s.c.OnProgress == nil {
+		return
+	}
+	s.mu.Lock()
+	s.nQueued += dq
+	if handed != nil {
+		s.nDone++
+		if !handed.Page.FetchStatus.Verified() {
+			s.nFailed++
+		}
+	}
+	q, d, f := s.nQueued, s.nDone, s.nFailed
+	s.mu.Unlock()
+	s.c.OnProgress(s.aff.ID, q, d, f)
 }
 
 // Crawl fetches each of the affiliate's sites, following same-site links up to the
@@ -386,11 +409,12 @@ func (s *siteCrawl) enqueue(raw string, depth int, seed bool, budget *pageBudget
 	err = s.col.Request(http.MethodGet, key, nil, ctx, nil)
 	switch {
 	case err == nil:
+		s.progress(1, nil)
 	case errors.Is(err, colly.ErrRobotsTxtBlocked):
-		s.emit(s.c.failed(s.aff, key, affwatch.FetchBlockedByRobots, err, nil))
+		s.emit(s.c.failed(s.aff, key, affwatch.FetchBlockedByRobots, err, nil), 0)
 	case errors.Is(err, colly.ErrForbiddenDomain), errors.Is(err, colly.ErrForbiddenURL), errors.Is(err, colly.ErrMaxDepth):
 	default:
-		s.emit(s.c.failed(s.aff, key, classifyErr(err), err, nil))
+		s.emit(s.c.failed(s.aff, key, classifyErr(err), err, nil), 0)
 	}
 }
 
@@ -474,6 +498,7 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		p.FetchStatus, p.FetchError = affwatch.FetchHTTPError, fmt.Sprintf("HTTP %d", r.StatusCode)
 	case !isHTML:
 		if !st.seed {
+			s.progress(-1, nil)
 			return // a linked PDF or image is not a page of the site
 		}
 		p.FetchStatus, p.FetchError = affwatch.FetchError, "not an HTML page: "+ctype
@@ -489,7 +514,7 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 			p.FetchStatus = affwatch.FetchNotModified
 		}
 	}
-	s.emit(snap)
+	s.emit(snap, -1)
 	if p.FetchStatus != affwatch.FetchOK || st.depth >= s.c.cfg.MaxDepth {
 		return
 	}
@@ -526,9 +551,13 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 		return
 	}
 	defer s.done(st.reqURL)
-	if st.sitemap || s.ctx.Err() != nil {
+	if st.sitemap {
+		return // a missing sitemap is nothing to record
+	}
+	if s.ctx.Err() != nil {
 		// The scan is being stopped: a request cut short was never seen, so it is not
 		// recorded as a failed page (the next scan fetches it).
+		s.progress(-1, nil)
 		return
 	}
 	if st.err != nil {
@@ -542,7 +571,7 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 		status = affwatch.FetchRedirectLoop
 	}
 	snap := s.c.failed(s.aff, st.url, status, err, st.chain)
-	s.emit(snap)
+	s.emit(snap, -1)
 }
 
 // retryable are the answers worth asking again for: the server is busy or failing for now.
@@ -604,7 +633,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-func (s *siteCrawl) emit(snap affwatch.Snapshot) {
+// emit hands a page over; dq is -1 when it ends a queued request, 0 for a page recorded
+// without a request (refused by robots.txt, say).
+func (s *siteCrawl) emit(snap affwatch.Snapshot, dq int) {
+	defer s.progress(dq, &snap)
 	if snap.Page.FetchStatus != affwatch.FetchOK {
 		s.c.Logger.Warn("page not verified", "affiliate", s.aff.ID, "url", snap.Page.URL,
 			"fetch_status", snap.Page.FetchStatus, "err", snap.Page.FetchError)

@@ -69,12 +69,25 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	cfgPath := configFlag(fs)
 	failOn := fs.String("fail-on", "", "exit 1 when violations at or above this severity are found (default: the config's fail_on, else high)")
 	verbose := fs.Bool("v", false, "log every page")
+	prog := fs.String("progress", "auto", "show progress on stderr: auto (when it is a terminal), always or never")
 	if err := fs.Parse(args); err != nil {
 		return exitError, err
 	}
 	cfg, err := LoadConfig(*cfgPath)
 	if err != nil {
 		return exitError, err
+	}
+	var pr *progress
+	switch *prog {
+	case "always":
+		pr = newProgress(stderr, len(cfg.Affiliates))
+	case "auto":
+		if isTerminal(stderr) && !*verbose {
+			pr = newProgress(stderr, len(cfg.Affiliates))
+		}
+	case "never":
+	default:
+		return exitError, fmt.Errorf("--progress %q: want auto, always or never", *prog)
 	}
 	threshold := cfg.FailOnSeverity()
 	if *failOn != "" {
@@ -87,7 +100,13 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return exitError, err
 	}
 	defer st.Close()
-	scan, err := scanOnce(ctx, cfg, st, logger(stderr, *verbose))
+	if pr != nil {
+		pr.start(500 * time.Millisecond)
+	}
+	scan, err := scanOnce(ctx, cfg, st, logger(stderr, *verbose), pr)
+	if pr != nil {
+		pr.finish()
+	}
 	if scan.ID == 0 {
 		return exitError, err
 	}
@@ -105,7 +124,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 }
 
 // scanOnce runs one crawl-and-check scan with the configured parts.
-func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger) (affwatch.Scan, error) {
+func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
 	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs, Logger: log.With("component", "rules")})
 	if eng == nil {
 		return affwatch.Scan{}, err
@@ -122,17 +141,20 @@ func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Log
 			policyErr = err
 		}
 	}
-	scan, err := scanWith(ctx, cfg, st, eng, log)
+	scan, err := scanWith(ctx, cfg, st, eng, log, pr)
 	return scan, errors.Join(err, policyErr)
 }
 
 // scanWith runs one scan with the given policies (an engine, or the daemon's reloader).
-func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, log *slog.Logger) (affwatch.Scan, error) {
+func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
 	if h, ok := st.(crawler.PageHistory); ok {
 		cr.History = h // conditional requests: unchanged pages are judged from their snapshot
+	}
+	if pr != nil {
+		cr.OnProgress = pr.update
 	}
 	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eval, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
 	return sc.Run(ctx, cfg.Affiliates)
@@ -155,6 +177,11 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		MaxRedirects:   cfg.Crawl.MaxRedirects,
 		AllowPrivate:   cfg.Crawl.AllowPrivate,
 		IgnoreRobots:   cfg.Crawl.IgnoreRobots,
+		Retries:        cfg.Crawl.Retries,
+		RetryBackoff:   time.Duration(cfg.Crawl.RetryBackoff),
+		MaxRetryWait:   time.Duration(cfg.Crawl.MaxRetryWait),
+		MaxConcurrent:  cfg.Crawl.MaxConcurrent,
+		NoSitemaps:     cfg.Crawl.Sitemaps != nil && !*cfg.Crawl.Sitemaps,
 	}, programs)
 }
 

@@ -67,6 +67,15 @@ type CrawlConfig struct {
 	MaxRedirects   int      `yaml:"max_redirects"`
 	AllowPrivate   bool     `yaml:"allow_private_addresses"`
 	IgnoreRobots   bool     `yaml:"ignore_robots"`
+	// Retries of a page that answered 429/5xx or timed out (-1: none), the first wait
+	// (doubling; a longer Retry-After is honoured up to max_retry_wait).
+	Retries      int      `yaml:"retries"`
+	RetryBackoff Duration `yaml:"retry_backoff"`
+	MaxRetryWait Duration `yaml:"max_retry_wait"`
+	// MaxConcurrent caps requests in flight across all hosts.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// Sitemaps reads each site's /sitemap.xml for more pages (default true).
+	Sitemaps *bool `yaml:"sitemaps"`
 }
 
 // DetectConfig sets the fraud detectors' window, the affiliate's own history they compare
@@ -330,7 +339,8 @@ func (c *Config) validate(root *yaml.Node) error {
 		one := 1
 		c.Crawl.MaxDepth = &one
 	}
-	if c.Crawl.Parallelism < 0 || c.Crawl.Workers < 0 || *c.Crawl.MaxDepth < 0 || c.Crawl.MaxPages < 0 {
+	if c.Crawl.Parallelism < 0 || c.Crawl.Workers < 0 || *c.Crawl.MaxDepth < 0 || c.Crawl.MaxPages < 0 || c.Crawl.MaxConcurrent < 0 ||
+		c.Crawl.Retries < -1 {
 		bad("counts cannot be negative", "crawl")
 	}
 	if c.Store.DSN == "" {

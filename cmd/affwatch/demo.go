@@ -117,7 +117,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer st.Close()
 
 	fmt.Fprintf(stdout, "affwatch demo: %d fixture partner sites on loopback, working in %s\n\n", len(cfg.Affiliates), *dir)
-	scan, err := scanOnce(ctx, cfg, st, logger(stderr, *verbose))
+	scan, err := scanOnce(ctx, cfg, st, logger(stderr, *verbose), nil)
 	if err != nil && scan.ID == 0 {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -159,7 +160,7 @@ func TestViolationLifecycleAcrossScans(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
-crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true, retry_backoff: 10ms}
 programs: [{id: acme}]
 affiliates: [{id: deals, program: acme, sites: [%q]}]
 `, srv.URL+"/"))
@@ -678,5 +679,37 @@ affiliates: [{id: deals, program: acme, sites: [%q]}]
 	vs, _ = st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-001"})
 	if p.full.Load() != 2 || vs[0].State != affwatch.StateResolved {
 		t.Fatalf("after the change: %d full responses, DISC-001 %s", p.full.Load(), vs[0].State)
+	}
+}
+
+// --progress always draws the scan's progress line and ends with the totals.
+func TestScanProgress(t *testing.T) {
+	srv := slowFarm(6, 5*time.Millisecond)
+	defer srv.Close()
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 1, allow_private_addresses: true}
+programs: [{id: acme}]
+affiliates: [{id: farm, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+	code, _, errOut := runCLI(t, "scan", "--config", cfg, "--progress", "always")
+	if code != exitViolations {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, "scan: 7 pages done, 0 waiting, 0 not verified; affiliates 1/1 done\n") {
+		t.Errorf("no final progress line:\n%q", errOut)
+	}
+	if code, _, errOut := runCLI(t, "scan", "--config", cfg, "--progress", "sometimes"); code != exitError || !strings.Contains(errOut, "--progress") {
+		t.Errorf("a bad --progress: exit %d %q", code, errOut)
+	}
+}
+
+func TestProgressLineNamesTheBusiestSites(t *testing.T) {
+	p := newProgress(io.Discard, 3)
+	p.update("a", 5, 10, 1)
+	p.update("b", 0, 4, 0)
+	p.update("c", 9, 2, 2)
+	want := "scan: 16 pages done, 14 waiting, 3 not verified; affiliates 1/3 done · c 2 done/9 waiting/2 failed, a 10 done/5 waiting/1 failed"
+	if got := p.line(3); got != want {
+		t.Fatalf("line:\n got %q\nwant %q", got, want)
 	}
 }

@@ -56,7 +56,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var jobs []schedule.Job
 	if cfg.Schedule.Scan != "" {
 		jobs = append(jobs, schedule.Job{Name: "scan", Spec: cfg.Schedule.Scan, Run: func(ctx context.Context) error {
-			_, err := scanWith(ctx, cfg, st, pol, log)
+			_, err := scanWith(ctx, cfg, st, pol, log, nil)
 			return err
 		}})
 	}
