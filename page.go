@@ -113,6 +113,10 @@ type AffiliateLink struct {
 	Merchant    string `json:"merchant,omitempty"`
 	Program     string `json:"program,omitempty"`
 	Destination string `json:"destination,omitempty"`
+	// Landing is where the click URL really leads, followed through its HTTP redirects
+	// (crawl.resolve_clicks), and Hops how many redirects that took.
+	Landing string `json:"landing,omitempty"`
+	Hops    int    `json:"hops,omitempty"`
 }
 
 // Embed is something the page loads without a click: an iframe, image, script or

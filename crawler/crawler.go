@@ -61,6 +61,11 @@ type Config struct {
 	FoldChars int
 	// MaxConcurrent caps the requests in flight across all hosts at once (default 32).
 	MaxConcurrent int
+	// ResolveClicks follows each page's affiliate click URLs (up to ResolveLimit distinct
+	// ones a page, default 10) through their redirects and records where they land. Off by
+	// default: asking a click URL may count as a click with the network.
+	ResolveClicks bool
+	ResolveLimit  int
 	// NoSitemaps stops the crawler reading /sitemap.xml for more of a site's pages (read by
 	// default, within the page budget; its pages count as one link from the seed).
 	NoSitemaps bool
@@ -84,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRedirects <= 0 {
 		c.MaxRedirects = 10
+	}
+	if c.ResolveLimit <= 0 {
+		c.ResolveLimit = 10
 	}
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = 32
@@ -115,6 +123,7 @@ type Crawler struct {
 	programs map[string]*affwatch.Program
 	client   *http.Transport
 	limited  http.RoundTripper
+	resolver *resolver
 	// Logger receives one line per failed page.
 	Logger *slog.Logger
 	// Now is the clock stamped on pages.
@@ -145,8 +154,10 @@ func New(cfg Config, programs []affwatch.Program) *Crawler {
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		ForceAttemptHTTP2:     true,
 	}
-	return &Crawler{cfg: cfg, programs: progs, client: tr, limited: &limitedTransport{next: tr, sem: make(chan struct{}, cfg.MaxConcurrent)},
+	c := &Crawler{cfg: cfg, programs: progs, client: tr, limited: &limitedTransport{next: tr, sem: make(chan struct{}, cfg.MaxConcurrent)},
 		Logger: slog.Default().With("component", "crawler"), Now: time.Now}
+	c.resolver = newResolver(c.limited, cfg.UserAgent, cfg.MaxRedirects, cfg.RequestTimeout)
+	return c
 }
 
 // Close releases idle connections.
@@ -508,6 +519,9 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		if err != nil {
 			p.FetchStatus, p.FetchError = affwatch.FetchError, err.Error()
 			break
+		}
+		if s.c.cfg.ResolveClicks {
+			s.c.resolveLinks(s.ctx, &page)
 		}
 		fillContent(p, &page)
 		if r.StatusCode == http.StatusNotModified {

@@ -182,6 +182,8 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		MaxRetryWait:   time.Duration(cfg.Crawl.MaxRetryWait),
 		MaxConcurrent:  cfg.Crawl.MaxConcurrent,
 		NoSitemaps:     cfg.Crawl.Sitemaps != nil && !*cfg.Crawl.Sitemaps,
+		ResolveClicks:  cfg.Crawl.ResolveClicks,
+		ResolveLimit:   cfg.Crawl.ResolveLimit,
 	}, programs)
 }
 

@@ -76,6 +76,10 @@ type CrawlConfig struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// Sitemaps reads each site's /sitemap.xml for more pages (default true).
 	Sitemaps *bool `yaml:"sitemaps"`
+	// ResolveClicks follows affiliate click URLs to where they land (off by default:
+	// asking a click may count as a click); ResolveLimit caps them per page.
+	ResolveClicks bool `yaml:"resolve_clicks"`
+	ResolveLimit  int  `yaml:"resolve_limit"`
 }
 
 // DetectConfig sets the fraud detectors' window, the affiliate's own history they compare

@@ -16,13 +16,20 @@ deny contains finding if {
 	count(page.landing_domains) > 0
 	some link in input.links
 	link.affiliate != null
-	link.affiliate.destination != ""
+	target := lands_on(link)
+	target != ""
 	page.for_program(link)
-	not page.on_landing_domain(link.affiliate.destination)
+	not page.on_landing_domain(target)
 	finding := {
 		"msg": sprintf("%s link for the program lands on %s, outside %v", [
-			link.affiliate.network, page.host(link.affiliate.destination), sort([d | some d in page.landing_domains]),
+			link.affiliate.network, page.host(target), sort([d | some d in page.landing_domains]),
 		]),
-		"evidence": page.evidence(link.affiliate.destination, link.selector, link.offset, link.href),
+		"evidence": page.evidence(target, link.selector, link.offset, link.href),
 	}
 }
+
+# lands_on is where the link leads: the followed redirects' end when the crawler resolved
+# the click, else the destination the URL names.
+lands_on(link) := link.affiliate.landing if {
+	link.affiliate.landing != ""
+} else := link.affiliate.destination

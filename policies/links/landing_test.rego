@@ -25,3 +25,21 @@ test_subdomain_of_landing_domain_passes if {
 test_unknown_destination_passes if {
 	count(landing.deny) == 0 with input as {"url": "u", "program": "acme", "links": [link("")]} with data.programs as programs
 }
+
+# A resolved click is judged by where it really lands, whatever its URL says.
+test_resolved_landing_outside_denied if {
+	l := object.union(link("https://shop.acme.example/x"), {"affiliate": object.union(link("").affiliate, {
+		"destination": "https://shop.acme.example/x",
+		"landing": "https://cheap-copies.example.org/acme",
+		"hops": 2,
+	})})
+	fs := landing.deny with input as {"url": "u", "program": "acme", "links": [l]} with data.programs as programs
+	count(fs) == 1
+	some f in fs
+	contains(f.msg, "cheap-copies.example.org")
+}
+
+test_resolved_landing_inside_passes if {
+	l := object.union(link("https://elsewhere.example/"), {"affiliate": object.union(link("").affiliate, {"landing": "https://www.acme.example/p", "hops": 1})})
+	count(landing.deny) == 0 with input as {"url": "u", "program": "acme", "links": [l]} with data.programs as programs
+}
