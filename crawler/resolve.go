@@ -146,4 +146,3 @@ func (c *Crawler) resolveLinks(ctx context.Context, p *affwatch.Page) {
 		}
 	}
 }
-

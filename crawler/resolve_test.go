@@ -23,7 +23,9 @@ func TestClickURLsAreResolvedToTheirLanding(t *testing.T) {
 		clicks.Add(1)
 		http.Redirect(w, r, "/hop?to="+r.URL.Query().Get("to"), http.StatusFound)
 	})
-	network.HandleFunc("/hop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusMovedPermanently) })
+	network.HandleFunc("/hop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusMovedPermanently)
+	})
 	network.HandleFunc("/private", func(w http.ResponseWriter, r *http.Request) { t.Error("a click robots.txt disallows was followed") })
 	network.HandleFunc("/product", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>product</html>") })
 	nsrv := httptest.NewServer(network)
