@@ -101,6 +101,9 @@ func nonNil(p *affwatch.Page) {
 	if p.Prices == nil {
 		p.Prices = []affwatch.Price{}
 	}
+	if p.Affiliate.NetworkIDs == nil {
+		p.Affiliate.NetworkIDs = map[string]string{}
+	}
 	for i := range p.Links {
 		if p.Links[i].Rel == nil {
 			p.Links[i].Rel = []string{}
