@@ -46,6 +46,10 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 		return page, fmt.Errorf("extract: page url %q: %w", pageURL, err)
 	}
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil && strings.Contains(err.Error(), "open stack of elements") {
+		// Nested deeper than the parser takes: read it again flattened past maxDepth.
+		doc, err = goquery.NewDocumentFromReader(bytes.NewReader(flatten(body, maxDepth)))
+	}
 	if err != nil {
 		return page, fmt.Errorf("extract %s: parse html: %w", pageURL, err)
 	}
@@ -698,4 +702,85 @@ func dimension(n *html.Node, prop string) int {
 		}
 	}
 	return -1
+}
+
+// maxDepth is how deep flatten lets elements nest (the parser refuses 512).
+const maxDepth = 256
+
+// flatten rewrites HTML so that no element nests much deeper than limit: container tags
+// past the limit are dropped (their text kept); links, paragraphs, headings, images,
+// frames and scripts are kept up to a little further, so a page's facts survive. Real
+// pages never nest that deep; a page that does is trying to make itself unreadable, and
+// is read anyway.
+func flatten(body []byte, limit int) []byte {
+	type open struct {
+		name string
+		kept bool
+	}
+	z := html.NewTokenizer(bytes.NewReader(body))
+	var out bytes.Buffer
+	var stack []open
+	depth := 0 // kept elements open
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return out.Bytes()
+		case html.StartTagToken:
+			raw := z.Raw()
+			name, _ := z.TagName()
+			n := string(name)
+			if voidElement(n) {
+				out.Write(raw)
+				continue
+			}
+			keep := depth < limit || (depth < limit+64 && factElement(n))
+			stack = append(stack, open{n, keep})
+			if keep {
+				depth++
+				out.Write(raw)
+			}
+		case html.EndTagToken:
+			raw := z.Raw()
+			name, _ := z.TagName()
+			// close the nearest open element of that name, and what is open inside it
+			i := len(stack) - 1
+			for i >= 0 && stack[i].name != string(name) {
+				i--
+			}
+			if i < 0 {
+				continue
+			}
+			for _, o := range stack[i+1:] {
+				if o.kept {
+					depth--
+				}
+			}
+			o := stack[i]
+			stack = stack[:i]
+			if o.kept {
+				depth--
+				out.Write(raw)
+			}
+		default:
+			out.Write(z.Raw())
+		}
+	}
+}
+
+// factElement is an element that carries a page's facts: kept a little past the depth
+// limit when flattening.
+func factElement(name string) bool {
+	switch name {
+	case "a", "p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "iframe", "script", "style", "noscript", "title", "button", "td", "th":
+		return true
+	}
+	return false
+}
+
+func voidElement(name string) bool {
+	switch name {
+	case "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr":
+		return true
+	}
+	return false
 }

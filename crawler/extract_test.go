@@ -3,6 +3,7 @@ package crawler_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
@@ -127,7 +128,22 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte(`<p>We earn a commission. <a href="https://www.amazon.com/dp/B0?tag=x-20">x</a> code SAVE20 $5</p>`))
 	f.Add([]byte(`<style>.a{display:none}</style><div class=a><iframe src="//www.awin1.com/cread.php?awinaffid=1" width=1></iframe></div>`))
 	f.Fuzz(func(t *testing.T, html []byte) {
-		p, err := crawler.Extract(html, "https://blog.example/", crawler.ExtractOptions{})
+		// A page that takes seconds to read would stall a scan: fail it, so the fuzzer
+		// keeps the input.
+		var (
+			p   affwatch.Page
+			err error
+		)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p, err = crawler.Extract(html, "https://blog.example/", crawler.ExtractOptions{})
+		}()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("extraction of %d bytes took more than 3 s", len(html))
+		}
 		if err != nil {
 			return
 		}

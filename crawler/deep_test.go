@@ -1,0 +1,27 @@
+package crawler_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/affwatch/affwatch/crawler"
+)
+
+// A page nested deeper than the HTML parser takes (512 open elements) is still read: the
+// elements past a sane depth are flattened, their text and links kept, so a hostile page
+// cannot make itself unjudgeable.
+func TestDeeplyNestedPageIsStillRead(t *testing.T) {
+	html := "<html><body>" + strings.Repeat("<div>", 3000) +
+		`<p>We earn a commission.</p><a href="https://www.amazon.com/dp/B0?tag=deep-20">buy</a>` +
+		strings.Repeat("</div>", 3000) + "<p>After the nest.</p></body></html>"
+	p, err := crawler.Extract([]byte(html), "https://deep.example/", crawler.ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.AffiliateLinks()) != 1 || p.AffiliateLinks()[0].Affiliate.AffiliateID != "deep-20" || len(p.Disclosures) != 1 {
+		t.Fatalf("links %+v disclosures %+v", p.AffiliateLinks(), p.Disclosures)
+	}
+	if !strings.Contains(p.Text, "After the nest.") {
+		t.Errorf("text after the nest lost: %q", p.Text)
+	}
+}
