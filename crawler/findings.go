@@ -52,6 +52,35 @@ func (x *extractor) disclosuresIn(p *affwatch.Page, b affwatch.Block, extra []st
 	}
 }
 
+// wordSet finds any of a few words in a text in one pass: at each position only the
+// words that start with that byte are compared (a strings.Contains per word made this a
+// sixth of extraction on long pages).
+type wordSet [256][]string
+
+func newWordSet(words []string) *wordSet {
+	var ws wordSet
+	for _, w := range words {
+		if w != "" {
+			ws[w[0]] = append(ws[w[0]], w)
+		}
+	}
+	return &ws
+}
+
+// in reports whether text contains one of the words.
+func (ws *wordSet) in(text string) bool {
+	for i := 0; i < len(text); i++ {
+		for _, w := range ws[text[i]] {
+			if strings.HasPrefix(text[i:], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var disclosureHintSet = newWordSet(disclosureHints)
+
 // hasAny reports whether low contains one of the words.
 func hasAny(low string, words []string) bool {
 	for _, w := range words {
@@ -75,7 +104,7 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 	for _, b := range p.Blocks {
 		low := strings.ToLower(b.Text)
 		// Most blocks carry no disclosure word at all: they are not split into sentences.
-		if hasAny(low, disclosureHints) || hasAny(low, extra) {
+		if disclosureHintSet.in(low) || hasAny(low, extra) {
 			x.disclosuresIn(p, b, extra)
 		}
 		if b.Hidden {

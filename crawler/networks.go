@@ -119,13 +119,29 @@ func Classify(rawURL string) *affwatch.AffiliateLink {
 		return nil
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	q := u.Query()
+	var q url.Values // parsed only for a link on a network's host: most links are not
 	for i := range Networks {
+		if !Networks[i].onHost(host) {
+			continue
+		}
+		if q == nil {
+			q = u.Query()
+		}
 		if l := Networks[i].match(host, u, q); l != nil {
 			return l
 		}
 	}
 	return nil
+}
+
+// onHost reports whether host is one of the network's.
+func (n *Network) onHost(host string) bool {
+	for _, h := range n.Hosts {
+		if hostMatch(host, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClassifyForProgram is Classify, plus the generic referral parameters (?ref=, ?aff=,
@@ -160,19 +176,11 @@ func ClassifyForProgram(rawURL string, prog *affwatch.Program) *affwatch.Affilia
 // genericParams are the query parameters in-house affiliate programs commonly use.
 var genericParams = []string{"ref", "aff", "aff_id", "affid", "affiliate", "affiliate_id", "partner", "partner_id", "pid", "via"}
 
+// match reads the affiliate record of a URL on one of the network's hosts (nil when the
+// URL is not one of its affiliate links).
 func (n *Network) match(host string, u *url.URL, q url.Values) *affwatch.AffiliateLink {
-	ok := false
-	for _, h := range n.Hosts {
-		if hostMatch(host, h) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		return nil
-	}
 	if len(n.Paths) > 0 {
-		ok = false
+		ok := false
 		for _, p := range n.Paths {
 			if strings.HasPrefix(u.Path, p) {
 				ok = true
