@@ -106,6 +106,12 @@ func TestClassifyNetworks(t *testing.T) {
 		{"https://rover.ebay.com/rover/1/711-53200-19255-0/1?campid=5338&mpre=x", "ebay", "5338"},
 		{"https://go.redirectingat.com/?id=123X456&url=https%3A%2F%2Fshop.example", "skimlinks", "123X456"},
 		{"https://px.a8.net/svt/ejp?a8mat=XX+YY", "a8", "XX YY"},
+		{"https://www.amazon.com/exec/obidos/ASIN/B000123/reviewer-20", "amazon", "reviewer-20"},
+		{"https://get.mobu.jp/redirect/abc123", "zucks", "abc123"},
+		{"https://td.oo34.net/cl/?aaid=a1b2&ebid=9&url=https%3A%2F%2Fshop.example", "tradedoubler", "a1b2"},
+		{"https://www.billiger.de/produkte?mc=partner42", "billiger", "partner42"},
+		{"https://www.notebooksbilliger.de/lenovo?nbbct=1001_xyz", "notebooksbilliger", "1001_xyz"},
+		{"https://go.acme-shop.example/click-8811223-13579", "cj", "8811223"},
 	}
 	for _, tc := range cases {
 		l := crawler.Classify(tc.url)
@@ -113,7 +119,8 @@ func TestClassifyNetworks(t *testing.T) {
 			t.Errorf("%s: %+v, want %s %q", tc.url, l, tc.network, tc.id)
 		}
 	}
-	for _, u := range []string{"https://www.amazon.com/dp/B0", "https://example.com/?tag=x", "https://px.a8.net/svt/jp?a8mat=X"} {
+	for _, u := range []string{"https://www.amazon.com/dp/B0", "https://example.com/?tag=x", "https://px.a8.net/svt/jp?a8mat=X",
+		"https://blog.example/click-here-now", "https://www.amazon.com/exec/obidos/ASIN/B000123/"} {
 		if l := crawler.Classify(u); l != nil {
 			t.Errorf("%s classified as %+v", u, l)
 		}

@@ -52,6 +52,9 @@ var amazonHosts = func() []string {
 // Networks is the table of known affiliate networks and their link forms.
 var Networks = []Network{
 	{Name: "amazon", Hosts: amazonHosts, IDParams: []string{"tag"}, NeedID: true},
+	// the old associate form carries the tag in the path: /exec/obidos/ASIN/<asin>/<tag>
+	{Name: "amazon", Hosts: amazonHosts, Paths: []string{"/exec/obidos/"},
+		PathID: regexp.MustCompile(`^/exec/obidos/(?:ASIN|tg/detail/-)/[^/]+/(?P<id>[A-Za-z0-9_.-]+-2\d)(?:[/?]|$)`), NeedID: true},
 	{Name: "amazon", Hosts: []string{"amzn.to", "amzn.eu", "amzn.asia", "a.co"}, Short: true},
 	{Name: "cj", Hosts: []string{"*.anrdoezrs.net", "anrdoezrs.net", "*.jdoqocy.com", "jdoqocy.com", "*.tkqlhce.com", "tkqlhce.com",
 		"*.dpbolvw.net", "dpbolvw.net", "*.kqzyfj.com", "kqzyfj.com", "*.emjcd.com", "*.qksrv.net", "*.ftjcfx.com", "*.lduhtrp.net",
@@ -71,6 +74,7 @@ var Networks = []Network{
 		PathID: regexp.MustCompile(`^/c/(?P<id>\d+)/\d+/(?P<merchant>\d+)`), DestParams: []string{"u"}},
 	{Name: "partnerize", Hosts: []string{"prf.hn", "www.prf.hn"}, Paths: []string{"/click/"},
 		PathID: regexp.MustCompile(`camref:(?P<id>[A-Za-z0-9]+)(?:/.*destination:(?P<dest>.+))?`)},
+	{Name: "clickbank", Hosts: []string{"ssl.clickbank.net"}, Paths: []string{"/hop"}, Short: true},
 	{Name: "clickbank", Hosts: []string{"*.hop.clickbank.net", "hop.clickbank.net"},
 		HostID:   regexp.MustCompile(`^(?P<id>[a-z0-9]+)\.(?P<merchant>[a-z0-9]+)\.hop\.clickbank\.net$`),
 		IDParams: []string{"affiliate"}, MerchantParams: []string{"vendor"}},
@@ -93,15 +97,29 @@ var Networks = []Network{
 		PathID: regexp.MustCompile(`^/[a-z]/(?P<id>[a-z0-9]+)/`), DestParams: []string{"ulp"}},
 	{Name: "a8", Hosts: []string{"px.a8.net", "rpx.a8.net"}, Paths: []string{"/svt/ejp"}, IDParams: []string{"a8mat"}, NeedID: true},
 	{Name: "valuecommerce", Hosts: []string{"ck.jp.ap.valuecommerce.com"}, Paths: []string{"/servlet/referral"},
-		IDParams: []string{"sid"}, DestParams: []string{"vc_url"}, NeedID: true},
+		IDParams: []string{"sid"}, DestParams: []string{"vc_url"}, Require: []string{"pid"}, NeedID: true},
+	{Name: "zucks", Hosts: []string{"get.mobu.jp"}, Paths: []string{"/redirect/"}, PathID: regexp.MustCompile(`^/redirect/(?P<id>[^/?]+)`)},
 	{Name: "moshimo", Hosts: []string{"af.moshimo.com"}, Paths: []string{"/af/c/click"}, IDParams: []string{"a_id"},
 		DestParams: []string{"url"}, Require: []string{"url"}, NeedID: true},
 	{Name: "accesstrade", Hosts: []string{"h.accesstrade.net"}, Paths: []string{"/sp/cc"}, IDParams: []string{"rk"}, NeedID: true},
 	{Name: "linka", Hosts: []string{"cl.link-ag.net", "link-a.net", "link-ag.net"}, PathID: regexp.MustCompile(`^/(?P<id>[^/?]+)`)},
+	// German shops' and comparison sites' partner programs
+	{Name: "billiger", Hosts: []string{"billiger.de", "*.billiger.de"}, IDParams: []string{"mc"}, NeedID: true},
+	{Name: "idealo", Hosts: []string{"ipn.idealo.de"}, Paths: []string{"/ts/"}, Short: true},
+	{Name: "eclick", Hosts: []string{"partner.cyberport.de", "pvn.mediamarkt.de", "pvn.saturn.de"}, Paths: []string{"/trck/eclick"},
+		IDParams: []string{"uid", "pid"}},
+	{Name: "notebooksbilliger", Hosts: []string{"notebooksbilliger.de", "*.notebooksbilliger.de"}, IDParams: []string{"nbbct"}, NeedID: true},
+	// CJ also tracks through advertisers' own vanity domains: /click-<publisher>-<ad> on any
+	// host (numeric IDs, or the upper-case placeholders of documentation).
+	{Name: "cj", Hosts: []string{"*"}, Paths: []string{"/click-"},
+		PathID: regexp.MustCompile(`^/click-(?P<id>[0-9]+|[A-Z]{2,})-(?P<merchant>[0-9]+|[A-Z]{2,})(?:[/?&]|$)`), NeedID: true},
 }
 
 // hostMatch reports whether host matches a Hosts entry.
 func hostMatch(host, pattern string) bool {
+	if pattern == "*" {
+		return true
+	}
 	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
 		return strings.HasSuffix(host, "."+suffix)
 	}
@@ -174,7 +192,7 @@ func ClassifyForProgram(rawURL string, prog *affwatch.Program) *affwatch.Affilia
 }
 
 // genericParams are the query parameters in-house affiliate programs commonly use.
-var genericParams = []string{"ref", "aff", "aff_id", "affid", "affiliate", "affiliate_id", "partner", "partner_id", "pid", "via"}
+var genericParams = []string{"ref", "aff", "aff_id", "affid", "affiliate", "affiliate_id", "partner", "partner_id", "pid", "via", "rfsn"}
 
 // match reads the affiliate record of a URL on one of the network's hosts (nil when the
 // URL is not one of its affiliate links).
