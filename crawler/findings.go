@@ -14,18 +14,37 @@ import (
 // affiliate links, commissions, sponsorship, payment. Each match is a disclosure; the
 // matched words are its phrase.
 var disclosurePatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\baffiliate (?:links?|commissions?|partners?(?:hips?)?|programs?|marketing|relationships?|advertising)\b`),
+	regexp.MustCompile(`(?i)\baffiliat(?:e|ed) (?:(?:product |shopping )?links?|commissions?|partners?(?:hips?)?|relationships?|advertising)\b|\bamazon affiliate(?:\s+links?)?\s*:`),
+	// "affiliate program" alone is often a topic ("how to join an affiliate program"); taking
+	// part in one is a disclosure
+	regexp.MustCompile(`(?i)\b(?:participant in|member of|part of|participate in|participates in|enrolled in)\s+(?:the\s+|an?\s+|several\s+|various\s+|some\s+)?(?:[\w.&-]+\s+){0,4}affiliate (?:programs?|networks?)\b`),
+	regexp.MustCompile(`(?i)[({\[]\s*(?:affiliate|aff|ad|ads|advert|sponsored|paid|commission)(?:\s+links?)?\s*[)}\]]`),
+	regexp.MustCompile(`(?i)\b(?:i|we)(?:'m|’m| am| are|'re|’re) (?:an? |also an? )?(?:amazon |proud )?affiliates?\b|\bas an affiliate\b`),
+	regexp.MustCompile(`(?i)\b(?:i|we|me|us|the channel|this channel|the site|this site|the author)\b[^.!?]{0,40}?\b(?:earn|get|receive|make)s?\s+(?:a\s+)?(?:small\s+|tiny\s+|little\s+)?(?:commissions?|kickbacks?)\b`),
+	// channel support: "shopping through these links helps the channel", "support us by shopping"
+	regexp.MustCompile(`(?i)\b(?:shopping|buying|purchasing|ordering)\b[^.!?]{0,40}?\b(?:links?|amazon)\b[^.!?]{0,30}?\b(?:helps?|supports?)\s+(?:out\s+)?(?:the|this|my|our|us|me)\b`),
+	regexp.MustCompile(`(?i)\bsupport\s+(?:the|this|my|our|us|me)\s*(?:channel|show|blog|site|podcast|work)?\s+(?:by\s+(?:shopping|buying|purchasing|ordering|joining|using\s+(?:my|our|these|this)\s+(?:amazon\s+)?links?)|when\s+you\s+(?:shop|buy|order)|via|through)\b`),
+	regexp.MustCompile(`(?i)\bsupport\s+(?:the|this|my|our)\s+(?:channel|show|blog|site|podcast)\s+by\s*$`),
+	regexp.MustCompile(`(?i)\bsupport\b[^.!?]{0,20}?\bby\s+(?:using|shopping\s+(?:through|with|via)|buying\s+(?:through|with|via)|clicking)\s+(?:on\s+)?(?:these|this|my|our|the)\s+(?:amazon\s+)?links?\b`),
+	regexp.MustCompile(`(?i)\buse\s+(?:this|my|our)\s+(?:amazon\s+)?link\b[^.!?]{0,40}?\bshop`),
+	regexp.MustCompile(`(?i)\blinks?\s+(?:above\s+|below\s+|here\s+|on this page\s+|in this post\s+)?(?:may|might|could|are|is|will)\s+(?:be\s+)?(?:an?\s+)?affiliat(?:e|es|ed)\b`),
+	regexp.MustCompile(`(?i)\bamazon\s+associates?\s+links?\b|\blinks?\s+are\s+from\s+amazon\s+associates\b|\bpartnerprogramm\b`),
+	regexp.MustCompile(`(?i)\b(?:links?|shopping|purchases?)\b[^.!?]{0,40}?\b(?:helps?|supports?)\s+(?:out\s+)?(?:the|this|my|our|me|us)\b(?:\s+(?:channel|show|blog|site|podcast))?`),
+	regexp.MustCompile(`(?i)\b(?:shop|buy|purchase|order|links?)\b[^.!?]{0,40}?\bto\s+support\s+(?:the|this|my|our)\s+(?:channel|show|blog|site|podcast)\b`),
+	regexp.MustCompile(`(?i)\bsupport\b(?:[^.!?]|\.\S){0,50}?\b(?:by|while|when)\s+(?:doing\s+(?:your|all\s+your)\s+)?(?:amazon\s+)?(?:shopping|buying|purchasing|ordering|you\s+shop|you\s+buy|using\s+(?:this|these|my|our)\s+(?:amazon\s+)?links?)\b`),
+	regexp.MustCompile(`(?i)\b(?:use|click)\s+(?:this|my|our)\s+(?:amazon\s+)?link\s+(?:before|when|whenever)\s+(?:shopping|you)\b|\bthis\s+link\s+before\s+shopping\b`),
+	regexp.MustCompile(`(?i)\bshop(?:ping)?\s+(?:at|on|through|via)\s+amazon\b[^.!?]{0,30}?\bsupport\b`),
 	regexp.MustCompile(`(?i)\b(?:contains?|includes?|uses?|has|may contain|may include)\s+(?:some\s+)?affiliate\b`),
 	regexp.MustCompile(`(?i)\b(?:we|i|the site|this site|our site|the author|this blog)\s+(?:may\s+|might\s+|will\s+|could\s+)?(?:earn|receive|get|make)s?\s+(?:a\s+)?(?:small\s+)?(?:commissions?|compensation|a share|money|fees?|a fee|revenue|a portion)\b`),
 	regexp.MustCompile(`(?i)\bearns? (?:a |an )?(?:small )?(?:commissions?|fees?) from\b`),
-	regexp.MustCompile(`(?i)\b(?:as an amazon associate|amazon services llc associates program|earn from qualifying purchases)\b`),
+	regexp.MustCompile(`(?i)\b(?:as an amazon associate|amazon services? llc associates program|earn from qualifying purchases)\b`),
 	regexp.MustCompile(`(?i)\b(?:at no (?:extra|additional) (?:cost|charge) to you)\b`),
 	regexp.MustCompile(`(?i)\b(?:(?:is|was|are|were) )?(?:sponsored by|paid partnership|paid promotion|paid (?:post|endorsement|advertisement)|sponsored (?:post|content|article|review))\b`),
 	regexp.MustCompile(`(?i)\b(?:we|i) (?:may )?(?:be|are|am|get|got|was|were) (?:compensated|paid)\b`),
 	regexp.MustCompile(`(?i)\bmaterial connection\b`),
 	regexp.MustCompile(`(?i)\bcommissions? (?:for|on|from) (?:purchases|sales|qualifying)\b`),
-	regexp.MustCompile(`(?i)(?:^|\s)#(?:ad|sponsored|affiliate|affiliatelink|paidpartnership|werbung|anzeige)\b`),
-	regexp.MustCompile(`(?i)\b(?:affiliate disclosure|advertising disclosure|ftc disclosure|disclosure policy)\b`),
+	regexp.MustCompile(`(?i)(?:^|\s)#(?:ad|ads|sponsored|affiliate|affiliatelinks?|afflinks?|affiliates|commissionlinks?|paidpartnership|werbung|anzeige)\b`),
+	regexp.MustCompile(`(?i)\b(?:affiliate disclosure|advertising disclosure|ftc disclosure|ftc disclaimer|disclosure policy)\b`),
 	regexp.MustCompile(`(?i)\b(?:provisionslinks?|affiliate-links?|werbelinks?)\b`),
 }
 
@@ -240,7 +259,16 @@ func sentences(text string) []sentence {
 // sentence with none of them is not tried against the patterns (most sentences).
 var disclosureHints = []string{"affiliat", "commission", "earn", "sponsor", "paid", "compensat", "associate", "material",
 	"#", "cost to you", "charge to you", "disclosure", "provision", "werbe", "receive", "make money", "revenue", "fee", "share", "portion",
-	"partner", "thank", "support", "brought", "collab", "gift"}
+	"partner", "thank", "support", "brought", "collab", "gift", "(ad", "(aff", "( aff", "{aff", "[aff", "kickback", "shop", "aff link", "afflink", "help", "partnerprogramm"}
+
+// negator finds a denial just before a disclosing phrase: "this video is not sponsored
+// by them", "we never receive commissions", "no affiliate links".
+var negator = regexp.MustCompile(`(?i)\b(?:not|no|never|isn't|isn’t|wasn't|wasn’t|aren't|aren’t|don't|don’t|doesn't|doesn’t|nor|without)\b[^,;:.!?]{0,12}$`)
+
+// negated reports whether the phrase starting at i is denied by the words before it.
+func negated(s string, i int) bool {
+	return negator.MatchString(s[max(0, i-40):i])
+}
 
 // disclosurePhrase returns the disclosing words of a sentence ("" when none), and whether
 // they are only vague.
@@ -257,7 +285,7 @@ func disclosurePhrase(s string, extra []string) (string, bool) {
 		if !hinted {
 			break
 		}
-		if loc := re.FindStringIndex(s); loc != nil {
+		if loc := re.FindStringIndex(s); loc != nil && !negated(s, loc[0]) {
 			return strings.TrimSpace(s[loc[0]:loc[1]]), false
 		}
 	}
@@ -270,7 +298,7 @@ func disclosurePhrase(s string, extra []string) (string, bool) {
 		if !hinted {
 			break
 		}
-		if loc := re.FindStringIndex(s); loc != nil {
+		if loc := re.FindStringIndex(s); loc != nil && !negated(s, loc[0]) {
 			return strings.TrimSpace(s[loc[0]:loc[1]]), true
 		}
 	}
