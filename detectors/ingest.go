@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,8 @@ type IngestResult struct {
 	Loaded     int    `json:"loaded"`
 	Duplicates int    `json:"duplicates"`
 	Rejected   int    `json:"rejected"`
+	// Skipped are rows the mapping leaves out quietly (an empty "column?").
+	Skipped int `json:"skipped"`
 	// Rejects are the first rejected rows (all of them go to IngestOptions.OnReject).
 	Rejects []Reject `json:"rejects,omitempty"`
 }
@@ -59,7 +62,27 @@ type IngestOptions struct {
 }
 
 // Mapping renames source columns to affwatch's canonical ones (canonical -> source).
+// Two forms serve exports that lack a column: "@row" is an id made of the file's name and
+// the row's line (stable, so loading the file again changes nothing), and a trailing "?"
+// ("attributed_time?") means a row where that column is empty is skipped, not rejected
+// (a click log that is also the conversion log: the rows that did not convert).
 type Mapping map[string]string
+
+// RowID is the mapping value that makes an id from the file and line.
+const RowID = "@row"
+
+// source returns the source column of a canonical one and whether an empty value skips
+// the row.
+func (m Mapping) source(canonical string) (col string, optional bool) {
+	col = canonical
+	if v := m[canonical]; v != "" {
+		col = v
+	}
+	if strings.HasSuffix(col, "?") {
+		return strings.TrimSuffix(col, "?"), true
+	}
+	return col, false
+}
 
 // batchSize is how many rows go into one insert transaction.
 const batchSize = 5000
@@ -96,11 +119,33 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		batch = batch[:0]
 		return err
 	}
-	err := eachRecord(name, r, opt.Mapping, func(line int, rec record, bad error) error {
+	m := opt.Mapping
+	var optional []string // canonical columns whose emptiness skips the row
+	for c := range m {
+		if _, opt := m.source(c); opt {
+			optional = append(optional, c)
+		}
+	}
+	base := path.Base(name)
+	err := eachRecord(name, r, m, func(line int, raw record, bad error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		res.Rows++
+		rec := func(c string) string {
+			if m[c] == RowID {
+				return base + ":" + strconv.Itoa(line)
+			}
+			return raw(c)
+		}
+		if bad == nil {
+			for _, c := range optional {
+				if strings.TrimSpace(rec(c)) == "" {
+					res.Skipped++
+					return nil
+				}
+			}
+		}
 		v, err := parse(rec)
 		if bad != nil {
 			err = bad
@@ -165,10 +210,7 @@ func eachCSV(name string, r io.Reader, m Mapping, fn func(int, record, error) er
 	// where maps each canonical column to its index in the file (absent columns: none).
 	where := map[string]int{}
 	for _, c := range append(append([]string{}, ClickColumns...), ConversionColumns...) {
-		src := c
-		if m[c] != "" {
-			src = m[c]
-		}
+		src, _ := m.source(c)
 		if i, ok := index[strings.ToLower(src)]; ok {
 			where[c] = i
 		}
@@ -217,9 +259,7 @@ func eachJSONL(name string, r *bufio.Reader, m Mapping, fn func(int, record, err
 				bad = fmt.Errorf("malformed JSON: %w", jerr)
 			}
 			rec := func(c string) string {
-				if src, ok := m[c]; ok {
-					c = src
-				}
+				c, _ = m.source(c)
 				switch v := obj[c].(type) {
 				case string:
 					return v

@@ -320,8 +320,8 @@ func ingestReader(ctx context.Context, st detectors.EventStore, kind, name strin
 }
 
 func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
-	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d rejected\n",
-		res.File, res.Rows, res.Loaded, res.Duplicates, res.Rejected)
+	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected\n",
+		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected)
 	for i, r := range res.Rejects {
 		if i == 20 {
 			fmt.Fprintf(stderr, "... and %d more rejected rows\n", res.Rejected-20)
