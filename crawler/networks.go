@@ -139,7 +139,7 @@ func Classify(rawURL string) *affwatch.AffiliateLink {
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	var q url.Values // parsed only for a link on a network's host: most links are not
 	for i := range Networks {
-		if !Networks[i].onHost(host) {
+		if !Networks[i].onHost(host) || !Networks[i].onPath(u.Path) {
 			continue
 		}
 		if q == nil {
@@ -150,6 +150,20 @@ func Classify(rawURL string) *affwatch.AffiliateLink {
 		}
 	}
 	return nil
+}
+
+// onPath reports whether the path is one of the network's link paths (any, when it names
+// none).
+func (n *Network) onPath(p string) bool {
+	if len(n.Paths) == 0 {
+		return true
+	}
+	for _, np := range n.Paths {
+		if strings.HasPrefix(p, np) {
+			return true
+		}
+	}
+	return false
 }
 
 // onHost reports whether host is one of the network's.
@@ -194,21 +208,9 @@ func ClassifyForProgram(rawURL string, prog *affwatch.Program) *affwatch.Affilia
 // genericParams are the query parameters in-house affiliate programs commonly use.
 var genericParams = []string{"ref", "aff", "aff_id", "affid", "affiliate", "affiliate_id", "partner", "partner_id", "pid", "via", "rfsn"}
 
-// match reads the affiliate record of a URL on one of the network's hosts (nil when the
-// URL is not one of its affiliate links).
+// match reads the affiliate record of a URL on one of the network's hosts and paths (nil
+// when the URL is not one of its affiliate links).
 func (n *Network) match(host string, u *url.URL, q url.Values) *affwatch.AffiliateLink {
-	if len(n.Paths) > 0 {
-		ok := false
-		for _, p := range n.Paths {
-			if strings.HasPrefix(u.Path, p) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return nil
-		}
-	}
 	for _, r := range n.Require {
 		if q.Get(r) == "" {
 			return nil
