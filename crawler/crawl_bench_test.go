@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/testkit"
 )
 
 // farmPage is a review page of about 12 KB: headings, paragraphs, a disclosure, affiliate
@@ -107,7 +107,7 @@ func BenchmarkCrawl(b *testing.B) {
 
 	b.Run("affwatch", func(b *testing.B) {
 		var got atomic.Int64
-		heap := peakHeap(func() {
+		heap := testkit.PeakHeap(func() {
 			for b.Loop() {
 				c := crawler.New(crawler.Config{AllowPrivate: true, MaxDepth: 1, MaxPages: pages, Parallelism: perHost, MaxConcurrent: hosts * perHost,
 					RequestTimeout: 10 * time.Second}, []affwatch.Program{{ID: "acme", LandingDomains: []string{"shop.acme.example"}}})
@@ -139,12 +139,12 @@ func BenchmarkCrawl(b *testing.B) {
 		}
 		b.ReportMetric(float64(got.Load())/b.Elapsed().Seconds(), "pages/s")
 		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
-		b.ReportMetric(maxRSS(), "process-max-rss-MiB")
+		b.ReportMetric(testkit.MaxRSS(), "process-max-rss-MiB")
 	})
 
 	b.Run("bare-colly", func(b *testing.B) {
 		var got atomic.Int64
-		heap := peakHeap(func() {
+		heap := testkit.PeakHeap(func() {
 			for b.Loop() {
 				// The same politeness as affwatch's crawl: robots.txt obeyed, the same
 				// per-host parallelism; no extraction, no sitemap.
@@ -181,34 +181,6 @@ func BenchmarkCrawl(b *testing.B) {
 	})
 }
 
-// peakHeap samples the heap in use while fn runs and returns the largest value seen.
-func peakHeap(fn func()) uint64 {
-	runtime.GC()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	fn()
-	close(done)
-	wg.Wait()
-	return peak.Load()
-}
-
 // BenchmarkExtractFarmPage is the extraction of one 12 KB review page of the crawl farm.
 func BenchmarkExtractFarmPage(b *testing.B) {
 	page := []byte(farmPage("host00", 3, 20))
@@ -220,20 +192,4 @@ func BenchmarkExtractFarmPage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// maxRSS is the process's peak resident memory so far (VmHWM), in MiB: the farm's servers
-// and their page cache included.
-func maxRSS() float64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/testkit"
 )
 
 // itemText reads a platform's labelled sentences into one description per item, in order.
@@ -99,7 +100,7 @@ func discloses(sentences []string) (bool, string) {
 // noisy: many "#sponsored" pins are labelled silent, many bare "Click link:" lines are
 // labelled disclosures). Target: F1 >= 0.9 per platform on the corrected labels.
 func TestDisclosureFinderOnMathur2018(t *testing.T) {
-	dir := sharedData(t, "affiliate_disclosures_mathur2018")
+	dir := testkit.SharedData(t, "affiliate_disclosures_mathur2018")
 	for _, platform := range []string{"youtube", "pinterest"} {
 		t.Run(platform, func(t *testing.T) {
 			items, order := itemText(t, dir+"/"+platform+"_labeled_sentences.csv")

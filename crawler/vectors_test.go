@@ -3,23 +3,12 @@ package crawler_test
 import (
 	"encoding/csv"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/testkit"
 )
-
-// sharedData is ../shared/data beside the repository: third-party data nobody here
-// wrote, read in place (never copied into the project).
-func sharedData(t *testing.T, parts ...string) string {
-	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s is not here (checked out without ../shared?): %v", p, err)
-	}
-	return p
-}
 
 // goodbyeNetworks maps goodbye-affiliate-link's spec functions to affwatch's networks.
 var goodbyeNetworks = map[string]string{
@@ -40,7 +29,7 @@ func unquote(s string) string { return strings.Trim(strings.TrimSpace(s), `"`) }
 // and AffTracker) through crawler.Classify: the network, whether it is an affiliate link,
 // and the affiliate ID or merchant where the case names one.
 func TestLinkClassifierOnPeerTestVectors(t *testing.T) {
-	f, err := os.Open(sharedData(t, "affiliate_url_patterns", "test_vectors_extracted.csv"))
+	f, err := os.Open(testkit.SharedData(t, "affiliate_url_patterns", "test_vectors_extracted.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/internal/store"
+	"github.com/affwatch/affwatch/internal/testkit"
 )
 
 // discard is an event store that keeps nothing: ingest's parsing cost alone.
@@ -137,34 +135,6 @@ func benchStore(b *testing.B) (*store.SQLite, detectors.GenOptions, int) {
 	return st, opt, n
 }
 
-// peakHeap samples the heap in use while fn runs and returns the largest value seen.
-func peakHeap(fn func()) uint64 {
-	runtime.GC()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	fn()
-	close(done)
-	wg.Wait()
-	return peak.Load()
-}
-
 // BenchmarkDetect runs every detector over the benchmark program, and beside it computes
 // the same per-affiliate aggregates with plain SQL GROUP BY queries on the same store.
 func BenchmarkDetect(b *testing.B) {
@@ -175,7 +145,7 @@ func BenchmarkDetect(b *testing.B) {
 	b.Run("affwatch", func(b *testing.B) {
 		var heap uint64
 		for b.Loop() {
-			heap = max(heap, peakHeap(func() {
+			heap = max(heap, testkit.PeakHeap(func() {
 				if _, err := detectors.Detect(ctx, st, detectors.Options{End: opt.End}, nil); err != nil {
 					b.Fatal(err)
 				}
@@ -202,7 +172,7 @@ func BenchmarkDetect(b *testing.B) {
 		args := []int64{win, win, from, win}
 		var heap uint64
 		for b.Loop() {
-			heap = max(heap, peakHeap(func() {
+			heap = max(heap, testkit.PeakHeap(func() {
 				for i, q := range queries {
 					if err := drain(ctx, st.DB(), q, args[i]); err != nil {
 						b.Fatal(err)

@@ -234,13 +234,11 @@ func clickInjection(a *aggregates, base map[string]*affStats, t Thresholds) []te
 			continue
 		}
 		b := base[s.program]
-		baseFast := math.Max(share(others(b.ctitFast, s.ctitFast), others(b.ctitKnown, s.ctitKnown)), 1e-4)
-		fast := share(s.ctitFast, s.ctitKnown)
-		p := binomUpper(s.ctitFast, s.ctitKnown, baseFast)
-		out = append(out, test{s: s, metric: "ctit", p: p, pass: fast >= baseFast+t.InjectionShare, strong: true,
-			value: fast, baseline: baseFast, effect: fast - baseFast, threshold: t.InjectionShare, n: s.ctitKnown,
-			explain: fmt.Sprintf("%s of conversions (%.0f of %.0f) came within %.0f s of their click, against %s in the program",
-				pct(fast), s.ctitFast, s.ctitKnown, t.InjectionSeconds, pct(baseFast))})
+		out = append(out, shareAbove(s, "ctit", shareCase{s.ctitFast, s.ctitKnown, b.ctitFast, b.ctitKnown, 1e-4, t.InjectionShare},
+			func(sh, base float64) string {
+				return fmt.Sprintf("%s of conversions (%.0f of %.0f) came within %.0f s of their click, against %s in the program",
+					pct(sh), s.ctitFast, s.ctitKnown, t.InjectionSeconds, pct(base))
+			}))
 	}
 	return out
 }
@@ -362,13 +360,11 @@ func bots(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 			continue
 		}
 		b := base[s.program]
-		baseBot := math.Max(share(others(b.botClicks, s.botClicks), others(b.clicks, s.clicks)), 1e-4)
-		sh := share(s.botClicks, s.clicks)
-		p := binomUpper(s.botClicks, s.clicks, baseBot)
-		out = append(out, test{s: s, metric: "user_agent", p: p, pass: sh >= baseBot+t.BotShare, strong: true,
-			value: sh, baseline: baseBot, effect: sh - baseBot, threshold: t.BotShare, n: s.clicks,
-			explain: fmt.Sprintf("%s of clicks (%.0f of %.0f) came from automation user agents or none, against %s in the program",
-				pct(sh), s.botClicks, s.clicks, pct(baseBot))})
+		out = append(out, shareAbove(s, "user_agent", shareCase{s.botClicks, s.clicks, b.botClicks, b.clicks, 1e-4, t.BotShare},
+			func(sh, base float64) string {
+				return fmt.Sprintf("%s of clicks (%.0f of %.0f) came from automation user agents or none, against %s in the program",
+					pct(sh), s.botClicks, s.clicks, pct(base))
+			}))
 	}
 	return out
 }
@@ -447,15 +443,27 @@ func reversals(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 			continue
 		}
 		b := base[s.program]
-		baseRev := math.Max(share(others(b.reversed, s.reversed), others(b.convs, s.convs)), 1e-3)
-		sh := share(s.reversed, s.convs)
-		p := binomUpper(s.reversed, s.convs, baseRev)
-		out = append(out, test{s: s, metric: "reversals", p: p, pass: sh >= baseRev+t.ReversalShare, strong: true,
-			value: sh, baseline: baseRev, effect: sh - baseRev, threshold: t.ReversalShare, n: s.convs,
-			explain: fmt.Sprintf("%s of conversions (%.0f of %.0f) were reversed or refunded, against %s in the program",
-				pct(sh), s.reversed, s.convs, pct(baseRev))})
+		out = append(out, shareAbove(s, "reversals", shareCase{s.reversed, s.convs, b.reversed, b.convs, 1e-3, t.ReversalShare},
+			func(sh, base float64) string {
+				return fmt.Sprintf("%s of conversions (%.0f of %.0f) were reversed or refunded, against %s in the program",
+					pct(sh), s.reversed, s.convs, pct(base))
+			}))
 	}
 	return out
+}
+
+// shareCase is an affiliate's k of n (fast conversions, bot clicks, reversals) beside the
+// program's progK of progN, the affiliate's own included; floor keeps the baseline off zero
+// and margin is how far above it a share must be.
+type shareCase struct{ k, n, progK, progN, floor, margin float64 }
+
+// shareAbove tests whether the affiliate's share is above the rest of the program's by the
+// margin (binomial upper tail against the program's share).
+func shareAbove(s *affStats, metric string, c shareCase, explain func(sh, base float64) string) test {
+	base := math.Max(share(others(c.progK, c.k), others(c.progN, c.n)), c.floor)
+	sh := share(c.k, c.n)
+	return test{s: s, metric: metric, p: binomUpper(c.k, c.n, base), pass: sh >= base+c.margin, strong: true,
+		value: sh, baseline: base, effect: sh - base, threshold: c.margin, n: c.n, explain: explain(sh, base)}
 }
 
 // sorted returns the affiliates in id order, so runs are reproducible.

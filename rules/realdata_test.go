@@ -3,7 +3,6 @@ package rules_test
 import (
 	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"html"
 	"io"
@@ -16,43 +15,10 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/testkit"
 	"github.com/affwatch/affwatch/policies"
 	"github.com/affwatch/affwatch/rules"
 )
-
-// sharedData is ../shared/data beside the repository: third-party data read in place.
-func sharedData(t *testing.T, parts ...string) string {
-	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s is not here (checked out without ../shared?): %v", p, err)
-	}
-	return p
-}
-
-func readCSV(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range rows[1:] {
-		m := map[string]string{}
-		for i, h := range rows[0] {
-			if i < len(r) {
-				m[h] = r[i]
-			}
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // realEngine is the default pack with a program that has no parameters of its own, as a
 // partner of an unknown advertiser would be judged.
@@ -89,7 +55,7 @@ func judge(t *testing.T, e *rules.Engine, raw []byte, url string) (affwatch.Page
 // cover. Target: recall >= 0.8 on those categories. The false-positive side is measured on
 // ordinary text in TestRealRecipePages.
 func TestClaimsPolicyOnDarkPatterns(t *testing.T) {
-	rows := readCSV(t, filepath.Join(sharedData(t, "dark_patterns_mathur2019"), "dark-patterns.csv"))
+	rows := testkit.ReadCSV(t, filepath.Join(testkit.SharedData(t, "dark_patterns_mathur2019"), "dark-patterns.csv"))
 	e := realEngine(t)
 	covered := map[string]bool{"Urgency": true, "Scarcity": true, "Social Proof": true}
 	type tally struct{ n, hit int }
@@ -174,8 +140,8 @@ func gunzipFile(t *testing.T, path string) []byte {
 // reports the time per page and the violations by rule, and the pressure-claim rate on this
 // ordinary text (the false-positive side of TestClaimsPolicyOnDarkPatterns).
 func TestRealRecipePages(t *testing.T) {
-	dir := sharedData(t, "recipe_blog_pages_affiliate")
-	rows := readCSV(t, filepath.Join(dir, "index_sample.csv"))
+	dir := testkit.SharedData(t, "recipe_blog_pages_affiliate")
+	rows := testkit.ReadCSV(t, filepath.Join(dir, "index_sample.csv"))
 	e := realEngine(t)
 	var times []time.Duration
 	byRule := map[string]int{}

@@ -11,21 +11,8 @@ import (
 	"testing"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/testkit"
 )
-
-// sharedData is ../shared/data beside the repository: third-party data read in place.
-func sharedData(t *testing.T, parts ...string) string {
-	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s is not here (checked out without ../shared?): %v", p, err)
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
 
 // TestTalkingDataThroughAColumnMapping loads 100,000 real mobile ad clicks (TalkingData,
 // Kaggle 2018) through a column mapping in the config alone: the channel is the affiliate,
@@ -33,7 +20,7 @@ func sharedData(t *testing.T, parts ...string) string {
 // attributed_time. Ingest and detection must complete, and every finding carries its
 // numbers. The data has no fraud labels: what the detectors flag is reported, not scored.
 func TestTalkingDataThroughAColumnMapping(t *testing.T) {
-	file := filepath.Join(sharedData(t, "talkingdata_train_sample"), "train_sample.csv")
+	file := filepath.Join(testkit.SharedData(t, "talkingdata_train_sample"), "train_sample.csv")
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, `
 programs: [{id: talkingdata}]
