@@ -45,27 +45,12 @@ func itemText(t *testing.T, file string) (map[string][]string, []string) {
 	return items, order
 }
 
-// labels reads an item file's any_disclosure column.
-func labels(t *testing.T, file string) map[string]bool {
+// labels reads an item file's any_disclosure column, by the item's id (idCol).
+func labels(t *testing.T, file, idCol string) map[string]bool {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := -1
-	for i, h := range rows[0] {
-		if h == "any_disclosure" {
-			col = i
-		}
-	}
 	out := map[string]bool{}
-	for _, r := range rows[1:] {
-		out[r[0]] = r[col] == "1"
+	for _, r := range testkit.ReadCSV(t, file) {
+		out[r[idCol]] = r["any_disclosure"] == "1"
 	}
 	return out
 }
@@ -104,7 +89,7 @@ func TestDisclosureFinderOnMathur2018(t *testing.T) {
 	for _, platform := range []string{"youtube", "pinterest"} {
 		t.Run(platform, func(t *testing.T) {
 			items, order := itemText(t, dir+"/"+platform+"_labeled_sentences.csv")
-			truth := labels(t, dir+"/"+platform+"_labeled_items.csv")
+			truth := labels(t, dir+"/"+platform+"_labeled_items.csv", map[string]string{"youtube": "video_id", "pinterest": "pin_id"}[platform])
 			adj := adjudication(t, platform)
 			var tp, fp, fn, tn int
 			var falsePos, falseNeg []string
@@ -217,19 +202,10 @@ func trim(s string, n int) string {
 // disclosing?) and why.
 func adjudication(t *testing.T, platform string) map[string]bool {
 	t.Helper()
-	f, err := os.Open("testdata/mathur2018_adjudication.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]bool{}
-	for _, r := range rows[1:] {
-		if r[0] == platform {
-			out[r[1]] = r[3] == "disclosing"
+	for _, r := range testkit.ReadCSV(t, "testdata/mathur2018_adjudication.csv") {
+		if r["platform"] == platform {
+			out[r["id"]] = r["verdict"] == "disclosing"
 		}
 	}
 	return out
