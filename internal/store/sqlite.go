@@ -129,7 +129,12 @@ func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// timeLayout stores times at a fixed width (RFC 3339 with nine fraction digits), so that
+// comparing them as text in SQL (expiry, next attempt, since) orders them as times:
+// RFC3339Nano drops trailing zeros, and "…:00Z" sorts after "…:00.5Z".
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // nullTime writes a zero time as NULL.
 func nullTime(t time.Time) any {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -148,5 +149,28 @@ func TestUnjudgedRulesResolveNothing(t *testing.T) {
 	s3, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
 	if out, err := st.SavePage(ctx, s3.ID, snap, nil); err != nil || out.Resolved != 1 {
 		t.Fatalf("once judged again, the violation resolves: %+v %v", out, err)
+	}
+}
+
+// A lock that expired half a second ago is free, even when it expired on the second:
+// times are stored at a fixed width, so comparing them as text orders them as times.
+func TestLockExpiryWithinASecond(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "l.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 11, 25, 6, 59, 59, 500_000_000, time.UTC)
+	st.Now = func() time.Time { return t0 }
+	if err := st.Lock(ctx, "job:scan", "a", 500*time.Millisecond); err != nil { // expires at 07:00:00.000
+		t.Fatal(err)
+	}
+	st.Now = func() time.Time { return t0.Add(time.Second) } // 07:00:00.500
+	if err := st.Lock(ctx, "job:scan", "b", time.Minute); err != nil {
+		t.Fatalf("an expired lock was not taken over: %v", err)
+	}
+	if err := st.Lock(ctx, "job:scan", "a", time.Minute); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("a held lock was taken: %v", err)
 	}
 }
