@@ -159,8 +159,8 @@ func BenchmarkDetect(b *testing.B) {
 		win := opt.End.AddDate(0, 0, -7).UnixMilli()
 		queries := []string{
 			// clicks, bot clicks and the hour histogram per affiliate in the window
-			`SELECT affiliate_id, (ts/3600000)%24, count(*), sum(user_agent = '' OR user_agent LIKE '%bot%' OR user_agent LIKE '%headless%' OR user_agent LIKE 'python%' OR user_agent LIKE 'curl%')
-			 FROM clicks WHERE ts >= ? GROUP BY 1, 2`,
+			`SELECT c.affiliate_id, (c.ts/3600000)%24, count(*), sum(u.ua = '' OR u.ua LIKE '%bot%' OR u.ua LIKE '%headless%' OR u.ua LIKE 'python%' OR u.ua LIKE 'curl%')
+			 FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.ts >= ? GROUP BY 1, 2`,
 			// the busiest address per affiliate
 			`SELECT affiliate_id, max(n) FROM (SELECT affiliate_id, ip, count(*) n FROM clicks WHERE ts >= ? GROUP BY 1, 2) GROUP BY 1`,
 			// daily clicks per affiliate over the history

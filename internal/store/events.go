@@ -13,11 +13,80 @@ import (
 // AddClicks inserts clicks in one transaction, ignoring click ids already stored, and
 // returns how many were new.
 func (s *SQLite) AddClicks(ctx context.Context, cs []affwatch.Click) (int, error) {
-	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, user_agent, referrer, country, landing_url) VALUES `,
+	ua, err := s.userAgentIDs(ctx, cs)
+	if err != nil {
+		return 0, err
+	}
+	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url) VALUES `,
 		9, len(cs), func(args []any, i int) []any {
 			c := &cs[i]
-			return append(args, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, c.UserAgent, c.Referrer, c.Country, c.LandingURL)
+			return append(args, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent], c.Referrer, c.Country, c.LandingURL)
 		})
+}
+
+// maxCachedUserAgents bounds the user agent ids kept in memory (a bot farm can send
+// millions of distinct ones).
+const maxCachedUserAgents = 100_000
+
+// userAgentIDs returns the stored id of each user agent of the clicks, storing the new
+// ones first (in their own transaction: an unused user agent row is harmless).
+func (s *SQLite) userAgentIDs(ctx context.Context, cs []affwatch.Click) (map[string]int64, error) {
+	ids := map[string]int64{}
+	var missing []string
+	s.uaMu.Lock()
+	for i := range cs {
+		ua := cs[i].UserAgent
+		if _, ok := ids[ua]; ok {
+			continue
+		}
+		if id, ok := s.uaIDs[ua]; ok {
+			ids[ua] = id
+			continue
+		}
+		ids[ua] = 0
+		missing = append(missing, ua)
+	}
+	s.uaMu.Unlock()
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO user_agents (ua) VALUES (?) ON CONFLICT (ua) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		get, err := tx.PrepareContext(ctx, `SELECT id FROM user_agents WHERE ua = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		for _, ua := range missing {
+			if _, err := ins.ExecContext(ctx, ua); err != nil {
+				return fmt.Errorf("user agent: %w", err)
+			}
+			var id int64
+			if err := get.QueryRowContext(ctx, ua).Scan(&id); err != nil {
+				return fmt.Errorf("user agent: %w", err)
+			}
+			ids[ua] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.uaMu.Lock()
+	if s.uaIDs == nil {
+		s.uaIDs = map[string]int64{}
+	}
+	for _, ua := range missing {
+		if len(s.uaIDs) < maxCachedUserAgents {
+			s.uaIDs[ua] = ids[ua]
+		}
+	}
+	s.uaMu.Unlock()
+	return ids, nil
 }
 
 // AddConversions inserts conversions in one transaction, ignoring conversion ids already
@@ -90,8 +159,8 @@ func (s *SQLite) insertMany(ctx context.Context, head string, cols, n int, row f
 
 // EachClick streams the clicks at or after since, in storage order.
 func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT click_id, ts, affiliate_id, sub_id, ip, user_agent, referrer, country, landing_url
-		FROM clicks WHERE ts >= ?`, since.UnixMilli())
+	rows, err := s.db.QueryContext(ctx, `SELECT c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url
+		FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.ts >= ?`, since.UnixMilli())
 	if err != nil {
 		return err
 	}
@@ -116,7 +185,8 @@ func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatc
 // fields the fraud detectors read (TS, AffiliateID, IP, UserAgent): on tens of millions of
 // clicks, reading the other columns is most of the cost.
 func (s *SQLite) EachClickSignal(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT ts, affiliate_id, ip, user_agent FROM clicks WHERE ts >= ?`, since.UnixMilli())
+	rows, err := s.db.QueryContext(ctx, `SELECT c.ts, c.affiliate_id, c.ip, u.ua FROM clicks c JOIN user_agents u ON u.id = c.ua_id
+		WHERE c.ts >= ?`, since.UnixMilli())
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3"
@@ -35,6 +36,10 @@ type SQLite struct {
 	path string
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+
+	// uaIDs caches the ids of user agents already stored.
+	uaMu  sync.Mutex
+	uaIDs map[string]int64
 }
 
 var _ affwatch.Store = (*SQLite)(nil)
