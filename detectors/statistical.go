@@ -82,7 +82,7 @@ func DefaultThresholds() Thresholds {
 		InjectionSeconds: 10, InjectionShare: 0.1,
 		FakeRatio: 2, FakeHistoryRatio: 2,
 		IPShare: 0.05, SubnetShare: 0.15, RepeatConversions: 4,
-		BotShare: 0.1, HourEffect: 0.3,
+		BotShare: 0.1, HourEffect: 0.5,
 		SpikeRatio: 3, SpikeZ: 6, MinBaselineDays: 14,
 		ReversalShare: 0.15,
 	}
