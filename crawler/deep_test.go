@@ -3,6 +3,7 @@ package crawler_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/affwatch/affwatch/crawler"
 )
@@ -23,5 +24,22 @@ func TestDeeplyNestedPageIsStillRead(t *testing.T) {
 	}
 	if !strings.Contains(p.Text, "After the nest.") {
 		t.Errorf("text after the nest lost: %q", p.Text)
+	}
+}
+
+// A hostile page of many open elements and stray end tags is read in reasonable time.
+func TestFlatteningHostilePageIsLinear(t *testing.T) {
+	html := strings.Repeat("<b>", 200_000) + strings.Repeat("</x>", 200_000) +
+		`<p>We earn a commission.</p><a href="https://www.amazon.com/dp/B0?tag=deep-20">buy</a>`
+	start := time.Now()
+	p, err := crawler.Extract([]byte(html), "https://deep.example/", crawler.ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("took %s", el)
+	}
+	if len(p.AffiliateLinks()) != 1 {
+		t.Fatalf("links %+v", p.AffiliateLinks())
 	}
 }

@@ -742,12 +742,14 @@ func flatten(body []byte, limit int) []byte {
 		case html.EndTagToken:
 			raw := z.Raw()
 			name, _ := z.TagName()
-			// close the nearest open element of that name, and what is open inside it
+			// close the nearest open element of that name, and what is open inside it (an
+			// end tag that matches nothing near the top is ignored, as browsers do; looking
+			// further would make a page of stray end tags quadratic)
 			i := len(stack) - 1
-			for i >= 0 && stack[i].name != string(name) {
+			for i >= 0 && i >= len(stack)-1024 && stack[i].name != string(name) {
 				i--
 			}
-			if i < 0 {
+			if i < 0 || stack[i].name != string(name) {
 				continue
 			}
 			for _, o := range stack[i+1:] {
