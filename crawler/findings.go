@@ -161,7 +161,6 @@ func couponMatches(text, low string) [][]int {
 		return couponCode.FindAllStringSubmatchIndex(text, -1)
 	}
 	var out [][]int
-	next := 0 // matches do not overlap
 	for _, kw := range couponKeywords {
 		for from := 0; ; {
 			i := strings.Index(low[from:], kw)
@@ -170,7 +169,7 @@ func couponMatches(text, low string) [][]int {
 			}
 			i += from
 			from = i + len(kw)
-			if i < next || (i > 0 && isWordByte(low[i-1])) {
+			if i > 0 && isWordByte(low[i-1]) {
 				continue
 			}
 			window := text[i:min(len(text), i+64)]
