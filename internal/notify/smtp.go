@@ -134,7 +134,8 @@ type Result struct {
 }
 
 // Deliver sends every email in the outbox that is due, marking each sent or failed (with
-// its next attempt). A failure does not stop the others.
+// its next attempt). A failure does not stop the others; each is returned in the result's
+// Errors (not logged here: the caller reports them once).
 func Deliver(ctx context.Context, ob affwatch.Outbox, n affwatch.Notifier, now func() time.Time, log *slog.Logger) (Result, error) {
 	if log == nil {
 		log = slog.Default().With("component", "notify")
@@ -153,7 +154,6 @@ func Deliver(ctx context.Context, ob affwatch.Outbox, n affwatch.Notifier, now f
 			res.Failed++
 			res.Errors = append(res.Errors, fmt.Errorf("%s to %s: %w (attempt %d; next at %s)", it.Key, strings.Join(it.Email.To, ", "),
 				err, it.Attempts+1, next.UTC().Format(time.RFC3339)))
-			log.Warn("email not delivered", "key", it.Key, "to", it.Email.To, "attempt", it.Attempts+1, "next", next, "err", err)
 			if merr := ob.MarkFailed(ctx, it.ID, err.Error(), next); merr != nil {
 				return res, fmt.Errorf("record failed delivery: %w", merr)
 			}
