@@ -296,30 +296,31 @@ func attr(n *html.Node, key string) (string, bool) {
 	return "", false
 }
 
-// resolve makes an href absolute; it returns "" for non-web links (mailto:, javascript:).
-func (x *extractor) resolve(href string) string {
+// resolveURL makes an href absolute, with its parsed form; it returns "" (and nil) for
+// non-web links (mailto:, javascript:).
+func (x *extractor) resolveURL(href string) (*url.URL, string) {
 	href = strings.TrimSpace(href)
 	if href == "" || strings.HasPrefix(href, "#") {
-		return ""
+		return nil, ""
 	}
 	u, err := x.base.Parse(href)
 	if err != nil {
-		return ""
+		return nil, ""
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return ""
+		return nil, ""
 	}
 	u.Fragment = ""
-	return u.String()
+	return u, u.String()
 }
 
-func (x *extractor) classify(abs string) *affwatch.AffiliateLink {
-	return ClassifyForProgram(abs, x.opt.Program)
+func (x *extractor) classify(u *url.URL, abs string) *affwatch.AffiliateLink {
+	return classifyForProgram(u, abs, x.opt.Program)
 }
 
 func (x *extractor) link(n *html.Node, hidden bool) {
 	raw, _ := attr(n, "href")
-	abs := x.resolve(raw)
+	u, abs := x.resolveURL(raw)
 	if abs == "" {
 		return
 	}
@@ -331,7 +332,7 @@ func (x *extractor) link(n *html.Node, hidden bool) {
 		Offset:    x.offset(),
 		Selector:  x.selector(n),
 		Hidden:    hidden,
-		Affiliate: x.classify(abs),
+		Affiliate: x.classify(u, abs),
 	}
 	if l.Text == "" {
 		if alt := imgAlt(n); alt != "" {
@@ -343,7 +344,7 @@ func (x *extractor) link(n *html.Node, hidden bool) {
 
 func (x *extractor) embed(n *html.Node, hidden bool) {
 	src, _ := attr(n, "src")
-	abs := x.resolve(src)
+	u, abs := x.resolveURL(src)
 	if abs == "" {
 		return
 	}
@@ -357,7 +358,7 @@ func (x *extractor) embed(n *html.Node, hidden bool) {
 		Offset:    x.offset(),
 		Selector:  x.selector(n),
 		Hidden:    hidden || tiny,
-		Affiliate: x.classify(abs),
+		Affiliate: x.classify(u, abs),
 	}
 	x.embeds = append(x.embeds, e)
 }
@@ -379,9 +380,9 @@ func (x *extractor) linkTag(n *html.Node, hidden bool) {
 	for _, r := range strings.Fields(strings.ToLower(rel)) {
 		if r == "prefetch" || r == "preload" || r == "prerender" {
 			href, _ := attr(n, "href")
-			if abs := x.resolve(href); abs != "" {
+			if u, abs := x.resolveURL(href); abs != "" {
 				x.embeds = append(x.embeds, affwatch.Embed{Kind: r, Src: abs, Width: -1, Height: -1, Offset: x.offset(),
-					Selector: x.selector(n), Hidden: true, Affiliate: x.classify(abs)})
+					Selector: x.selector(n), Hidden: true, Affiliate: x.classify(u, abs)})
 			}
 			return
 		}
@@ -401,8 +402,8 @@ func (x *extractor) meta(n *html.Node) {
 	if m == nil || strings.TrimSpace(m[2]) == "" {
 		return
 	}
-	if abs := x.resolve(m[2]); abs != "" {
-		x.redirects = append(x.redirects, affwatch.Redirect{From: x.base.String(), To: abs, Kind: "meta", Affiliate: x.classify(abs)})
+	if u, abs := x.resolveURL(m[2]); abs != "" {
+		x.redirects = append(x.redirects, affwatch.Redirect{From: x.base.String(), To: abs, Kind: "meta", Affiliate: x.classify(u, abs)})
 	}
 }
 
@@ -429,9 +430,9 @@ var jsLocation = regexp.MustCompile(`(?:window\.|document\.|top\.|self\.)?locati
 // scanScript records script embeds (src) and simple location redirects in inline scripts.
 func (x *extractor) scanScript(n *html.Node, hidden bool) {
 	if src, ok := attr(n, "src"); ok {
-		if abs := x.resolve(src); abs != "" {
+		if u, abs := x.resolveURL(src); abs != "" {
 			x.embeds = append(x.embeds, affwatch.Embed{Kind: "script", Src: abs, Width: -1, Height: -1, Offset: x.offset(),
-				Selector: x.selector(n), Hidden: true, Affiliate: x.classify(abs)})
+				Selector: x.selector(n), Hidden: true, Affiliate: x.classify(u, abs)})
 		}
 		return
 	}
@@ -440,8 +441,8 @@ func (x *extractor) scanScript(n *html.Node, hidden bool) {
 		body = body[:1<<20]
 	}
 	for _, m := range jsLocation.FindAllStringSubmatch(body, 8) {
-		if abs := x.resolve(m[1]); abs != "" {
-			x.redirects = append(x.redirects, affwatch.Redirect{From: x.base.String(), To: abs, Kind: "js", Affiliate: x.classify(abs)})
+		if u, abs := x.resolveURL(m[1]); abs != "" {
+			x.redirects = append(x.redirects, affwatch.Redirect{From: x.base.String(), To: abs, Kind: "js", Affiliate: x.classify(u, abs)})
 		}
 	}
 }

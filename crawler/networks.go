@@ -133,7 +133,15 @@ func Classify(rawURL string) *affwatch.AffiliateLink {
 		rawURL = "https:" + rawURL
 	}
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
+	if err != nil {
+		return nil
+	}
+	return classifyURL(u)
+}
+
+// classifyURL is Classify of a parsed URL.
+func classifyURL(u *url.URL) *affwatch.AffiliateLink {
+	if u.Host == "" {
 		return nil
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
@@ -179,14 +187,22 @@ func (n *Network) onHost(host string) bool {
 // ClassifyForProgram is Classify, plus the generic referral parameters (?ref=, ?aff=,
 // ?affiliate_id=...) on the program's own landing domains.
 func ClassifyForProgram(rawURL string, prog *affwatch.Program) *affwatch.AffiliateLink {
-	if l := Classify(rawURL); l != nil {
-		return l
-	}
-	if prog == nil || len(prog.LandingDomains) == 0 {
-		return nil
+	if strings.HasPrefix(rawURL, "//") {
+		rawURL = "https:" + rawURL
 	}
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
+	if err != nil {
+		return nil
+	}
+	return classifyForProgram(u, rawURL, prog)
+}
+
+// classifyForProgram is ClassifyForProgram of a parsed URL (raw is its text).
+func classifyForProgram(u *url.URL, rawURL string, prog *affwatch.Program) *affwatch.AffiliateLink {
+	if l := classifyURL(u); l != nil {
+		return l
+	}
+	if prog == nil || len(prog.LandingDomains) == 0 || u.Host == "" {
 		return nil
 	}
 	host := strings.ToLower(u.Hostname())
