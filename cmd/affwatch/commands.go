@@ -558,6 +558,10 @@ func sendReports(ctx context.Context, cfg *Config, st *store.SQLite, set reportS
 			already++
 		}
 	}
+	// Run by hand (or by the report job), this is a retry of what waits too.
+	if _, err := st.MakeDue(ctx); err != nil {
+		return err
+	}
 	res, err := notify.Deliver(ctx, st, smtp, time.Now, log)
 	fmt.Fprintf(stdout, "email: %d report(s) queued (%d already queued for these scans); %d delivered, %d not delivered\n",
 		queued, already, res.Sent, res.Failed)

@@ -130,3 +130,46 @@ smtp:
 		t.Errorf("%d messages after two nights, want 4", n)
 	}
 }
+
+// The SMTP server is down when the night's reports go out: the command fails naming the
+// server, nothing is lost (the outbox lists both), and once the server is back the next
+// `report --send` delivers each report once.
+func TestReportsWaitInTheOutboxForTheServer(t *testing.T) {
+	mp := mailpittest.Start(t)
+	srv, err := fixtures.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, demoConfig(srv)+fmt.Sprintf(`smtp:
+  host: 127.0.0.1
+  port: %d
+  from: "affwatch <affwatch@acme.example>"
+  tls: starttls
+  ca_file: %s
+`, mp.SMTPPort, mp.CertFile))
+	if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitViolations {
+		t.Fatalf("scan: exit %d\n%s%s", code, out, errOut)
+	}
+	mp.Stop()
+	out := filepath.Join(dir, "reports")
+	code, stdout, stderr := runCLI(t, "report", "--config", cfg, "--send", "--out", out)
+	if code != exitError || !strings.Contains(stderr, fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort)) || !strings.Contains(stderr, "kept in the outbox") {
+		t.Fatalf("with the server down: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := runCLI(t, "outbox", "--config", cfg, "--pending"); code != exitOK || strings.Count(stdout, "next try") != 2 {
+		t.Fatalf("outbox while the server is down:\n%s", stdout)
+	}
+	mp.Restart()
+	code, stdout, stderr = runCLI(t, "report", "--config", cfg, "--send", "--out", out)
+	if code != exitOK || !strings.Contains(stdout, "2 delivered") {
+		t.Fatalf("once the server is back: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := runCLI(t, "report", "--config", cfg, "--send", "--out", out); code != exitOK || !strings.Contains(stdout, "0 delivered") {
+		t.Fatalf("a third send: exit %d\n%s", code, stdout)
+	}
+	if n := len(mp.Messages()); n != 2 {
+		t.Fatalf("%d messages arrived, want 2 (alice's and bob's, once each)", n)
+	}
+}

@@ -82,6 +82,18 @@ func (s *SQLite) Mail(ctx context.Context, pending bool, limit int) ([]affwatch.
 	return s.outbox(ctx, where+` ORDER BY id DESC LIMIT ?`, limit)
 }
 
+// MakeDue brings every undelivered email's next attempt forward to now (an operator asked
+// for a retry) and returns how many there are.
+func (s *SQLite) MakeDue(ctx context.Context) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET next_attempt = ? WHERE sent_at IS NULL AND next_attempt > ?`,
+		fmtTime(s.Now()), fmtTime(s.Now()))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // MarkSent records a delivery.
 func (s *SQLite) MarkSent(ctx context.Context, id int64, at time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, fmtTime(at), id)
