@@ -19,7 +19,7 @@ deny contains finding if {
 	e.affiliate != null
 	e.hidden
 	finding := {
-		"msg": sprintf("hidden %s loads a %s affiliate click URL (affiliate ID %q) without a click", [
+		"msg": sprintf("hidden %s loads an affiliate click URL (network %s, affiliate ID %q) without a click", [
 			e.kind, e.affiliate.network, e.affiliate.affiliate_id,
 		]),
 		"evidence": page.evidence(e.src, e.selector, e.offset, e.src),
@@ -31,7 +31,7 @@ deny contains finding if {
 	r.kind in {"meta", "js"}
 	r.affiliate != null
 	finding := {
-		"msg": sprintf("the page redirects by %s to a %s affiliate click URL (affiliate ID %q)", [
+		"msg": sprintf("the page redirects by %s to an affiliate click URL (network %s, affiliate ID %q)", [
 			r.kind, r.affiliate.network, r.affiliate.affiliate_id,
 		]),
 		"evidence": page.evidence(r.to, "", 0, r.to),
