@@ -35,15 +35,17 @@ const usage = `affwatch: affiliate compliance and fraud scanning
 Usage:
   affwatch demo [--dir DIR]                      scan the built-in fixture sites end to end
   affwatch init [--force] [FILE]                 write a commented starter affwatch.yaml
-  affwatch scan [--config FILE] [--fail-on SEV]  crawl partner pages and check the policies
+  affwatch scan [--config FILE] [--fail-on SEV] [--progress auto|always|never]
+                                                 crawl partner pages and check the policies
   affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE...
                                                  load click or conversion logs (CSV, JSONL, .gz)
   affwatch detect [--config FILE] [--end TIME]   run the fraud detectors over the event logs
   affwatch events generate [--seed N] [--out DIR] [--affiliates N] [--days N]
                                                  synthetic logs with known fraud and their labels
-  affwatch report [--config FILE] [--out DIR] [--manager EMAIL] [--since DURATION]
-                                                 write the managers' reports (HTML, text, CSV)
-  affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--format table|json|csv]
+  affwatch report [--config FILE] [--out DIR] [--manager EMAIL] [--since DURATION] [--send]
+                                                 write the managers' reports (HTML, text, CSV, JSON); --send emails them
+  affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--rule ID] [--severity SEV]
+                           [--since DURATION] [--source policy|detector] [--format table|json|csv]
   affwatch policy test [--run REGEX] [--coverage [--threshold N]] [--format pretty|json]
                                                  run the Rego unit tests of the policies
   affwatch policy check                          compile, schema-check and lint the policies
