@@ -66,6 +66,9 @@ type Config struct {
 	// default: asking a click URL may count as a click with the network.
 	ResolveClicks bool
 	ResolveLimit  int
+	// SiteTimeout bounds one site's crawl (default 10 minutes): a slow site cannot hold a
+	// worker all night. Pages it did not get to are recorded as timeouts (unverified).
+	SiteTimeout time.Duration
 	// NoSitemaps stops the crawler reading /sitemap.xml for more of a site's pages (read by
 	// default, within the page budget; its pages count as one link from the seed).
 	NoSitemaps bool
@@ -89,6 +92,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRedirects <= 0 {
 		c.MaxRedirects = 10
+	}
+	if c.SiteTimeout <= 0 {
+		c.SiteTimeout = 10 * time.Minute
 	}
 	if c.ResolveLimit <= 0 {
 		c.ResolveLimit = 10
@@ -180,18 +186,21 @@ type fetchState struct {
 
 // siteCrawl is one affiliate site being crawled.
 type siteCrawl struct {
-	c      *Crawler
-	ctx    context.Context
-	aff    affwatch.Affiliate
-	prog   *affwatch.Program
-	host   string
-	col    *colly.Collector
-	visit  func(affwatch.Snapshot) error
-	mu     sync.Mutex
-	seen   map[string]bool
-	pages  int
-	chains map[*url.URL]*fetchState
-	err    error
+	c   *Crawler
+	ctx context.Context
+	// scanCtx is the scan's: when it ends the scan is being stopped; when only ctx ends, the
+	// site ran out of time.
+	scanCtx context.Context
+	aff     affwatch.Affiliate
+	prog    *affwatch.Program
+	host    string
+	col     *colly.Collector
+	visit   func(affwatch.Snapshot) error
+	mu      sync.Mutex
+	seen    map[string]bool
+	pages   int
+	chains  map[*url.URL]*fetchState
+	err     error
 	// sitemaps counts the sitemap files asked for.
 	sitemaps int
 	// nQueued, nDone and nFailed count the pages for progress reports.
@@ -247,11 +256,13 @@ func (b *pageBudget) take() bool {
 	return true
 }
 
-func (c *Crawler) crawlSite(ctx context.Context, aff affwatch.Affiliate, seed string, budget *pageBudget, visit func(affwatch.Snapshot) error) error {
+func (c *Crawler) crawlSite(scanCtx context.Context, aff affwatch.Affiliate, seed string, budget *pageBudget, visit func(affwatch.Snapshot) error) error {
 	su, err := url.Parse(strings.TrimSpace(seed))
 	if err != nil || (su.Scheme != "http" && su.Scheme != "https") || su.Host == "" {
 		return visit(c.failed(aff, seed, affwatch.FetchError, fmt.Errorf("bad seed url %q", seed), nil))
 	}
+	ctx, cancel := context.WithTimeout(scanCtx, c.cfg.SiteTimeout)
+	defer cancel()
 	opts := []colly.CollectorOption{
 		colly.UserAgent(c.cfg.UserAgent),
 		colly.Async(true),
@@ -272,7 +283,7 @@ func (c *Crawler) crawlSite(ctx context.Context, aff affwatch.Affiliate, seed st
 	if err := col.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: c.cfg.Parallelism, Delay: c.cfg.Delay}); err != nil {
 		return err
 	}
-	s := &siteCrawl{c: c, ctx: ctx, aff: aff, prog: c.programs[aff.Program], host: strings.ToLower(su.Host), col: col,
+	s := &siteCrawl{c: c, ctx: ctx, scanCtx: scanCtx, aff: aff, prog: c.programs[aff.Program], host: strings.ToLower(su.Host), col: col,
 		visit: visit, seen: map[string]bool{}, chains: map[*url.URL]*fetchState{}}
 	col.SetRedirectHandler(s.onRedirect)
 	col.OnRequest(func(r *colly.Request) {
@@ -568,10 +579,17 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 	if st.sitemap {
 		return // a missing sitemap is nothing to record
 	}
-	if s.ctx.Err() != nil {
+	if s.scanCtx.Err() != nil {
 		// The scan is being stopped: a request cut short was never seen, so it is not
 		// recorded as a failed page (the next scan fetches it).
 		s.progress(-1, nil)
+		return
+	}
+	if s.ctx.Err() != nil {
+		// The site's time ran out: the page is recorded as not verified, so the scan says
+		// what it did not check.
+		s.emit(s.c.failed(s.aff, st.url, affwatch.FetchTimeout,
+			fmt.Errorf("the site's time budget (crawl.site_timeout, %s) ran out before this page", s.c.cfg.SiteTimeout), st.chain), -1)
 		return
 	}
 	if st.err != nil {

@@ -1,8 +1,10 @@
 package crawler_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,5 +71,47 @@ func TestRetriesBusyAndFailingServers(t *testing.T) {
 				t.Errorf("retried after %s, before the server's Retry-After", el)
 			}
 		})
+	}
+}
+
+// A site that is too slow for its time budget is cut off: the pages fetched are kept, and
+// the ones it did not get to are recorded as timeouts (not verified), so the scan says what
+// it did not check.
+func TestSiteTimeBudget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" || r.URL.Path == "/sitemap.xml" {
+			http.NotFound(w, r)
+			return
+		}
+		time.Sleep(150 * time.Millisecond)
+		w.Header().Set("Content-Type", "text/html")
+		body := "<html><body>"
+		if r.URL.Path == "/" {
+			for i := range 10 {
+				body += fmt.Sprintf(`<a href="/p%d">p</a>`, i)
+			}
+		}
+		w.Write([]byte(body + "</body></html>"))
+	}))
+	defer srv.Close()
+	start := time.Now()
+	pages := crawl(t, crawler.Config{AllowPrivate: true, MaxDepth: 1, Parallelism: 1, SiteTimeout: 700 * time.Millisecond}, srv.URL+"/")
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("the site took %s past its 700ms budget", el)
+	}
+	ok, timedOut := 0, 0
+	for _, p := range pages {
+		switch p.FetchStatus {
+		case affwatch.FetchOK:
+			ok++
+		case affwatch.FetchTimeout:
+			timedOut++
+			if !strings.Contains(p.FetchError, "crawl.site_timeout") {
+				t.Errorf("%s: %q does not say the site's budget ran out", p.URL, p.FetchError)
+			}
+		}
+	}
+	if ok == 0 || timedOut == 0 || ok+timedOut != 11 {
+		t.Fatalf("%d fetched and %d timed out of 11 pages: %v", ok, timedOut, pages)
 	}
 }

@@ -181,6 +181,7 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		RetryBackoff:   time.Duration(cfg.Crawl.RetryBackoff),
 		MaxRetryWait:   time.Duration(cfg.Crawl.MaxRetryWait),
 		MaxConcurrent:  cfg.Crawl.MaxConcurrent,
+		SiteTimeout:    time.Duration(cfg.Crawl.SiteTimeout),
 		NoSitemaps:     cfg.Crawl.Sitemaps != nil && !*cfg.Crawl.Sitemaps,
 		ResolveClicks:  cfg.Crawl.ResolveClicks,
 		ResolveLimit:   cfg.Crawl.ResolveLimit,

@@ -74,6 +74,8 @@ type CrawlConfig struct {
 	MaxRetryWait Duration `yaml:"max_retry_wait"`
 	// MaxConcurrent caps requests in flight across all hosts.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// SiteTimeout bounds one site's crawl; pages it did not get to are recorded as timeouts.
+	SiteTimeout Duration `yaml:"site_timeout"`
 	// Sitemaps reads each site's /sitemap.xml for more pages (default true).
 	Sitemaps *bool `yaml:"sitemaps"`
 	// ResolveClicks follows affiliate click URLs to where they land (off by default:
