@@ -643,11 +643,8 @@ func (s *siteCrawl) retry(st *fetchState, r *colly.Response, status int, err err
 	}
 	st.tries++
 	st.chain, st.err = nil, nil
-	if rerr := s.col.Request(http.MethodGet, st.url, nil, r.Ctx, nil); rerr != nil {
-		st.tries = cfg.Retries // record this attempt's outcome instead
-		return false
-	}
-	return true
+	// if the request cannot be made again, this attempt's outcome is recorded instead
+	return s.col.Request(http.MethodGet, st.url, nil, r.Ctx, nil) == nil
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date.

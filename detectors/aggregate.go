@@ -58,7 +58,7 @@ func (c *topCounter) addKey(h uint64, name func() string) {
 	c.counts[h] = n
 	if n > c.top {
 		c.top = n
-		if n == 1 || c.topName == "" || c.topHash != h {
+		if c.topHash != h || c.topName == "" {
 			c.topName, c.topHash = name(), h
 		}
 	}
@@ -74,6 +74,8 @@ type aggregates struct {
 	affs     map[string]*affStats
 	program  map[string]string // affiliate -> program
 	uaCache  map[string]bool
+	// integrity checks the window's conversions in the same pass.
+	integrity *integrityTally
 }
 
 // automationUA matches the user agents of scripts, crawlers and headless browsers.
@@ -137,6 +139,7 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 	}
 	conv := *a
 	conv.affs = map[string]*affStats{}
+	conv.integrity = newIntegrityTally()
 	convErr := make(chan error, 1)
 	go func() { convErr <- conv.conversions(ctx, src) }()
 	err := errors.Join(a.clicks(ctx, src), <-convErr)
@@ -149,6 +152,7 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 		s.ctitKnown, s.ctitFast, s.ctitLong = c.ctitKnown, c.ctitFast, c.ctitLong
 		s.convIPs = c.convIPs
 	}
+	a.integrity = conv.integrity
 	return a, nil
 }
 
@@ -196,6 +200,7 @@ func (a *aggregates) conversions(ctx context.Context, src EventSource) error {
 			s.histConvs++
 			return nil
 		}
+		a.integrity.add(c)
 		s.convs++
 		if reversedStatuses[c.Status] {
 			s.reversed++

@@ -62,14 +62,11 @@ func Detect(ctx context.Context, src EventSource, opt Options, affs []affwatch.A
 	}
 	t := opt.Thresholds.withDefaults()
 	w := Window{Start: opt.End.Add(-opt.Window), End: opt.End}
-	flags, err := Integrity(ctx, src, w)
-	if err != nil {
-		return nil, err
-	}
 	a, err := aggregate(ctx, src, w, opt.History, t.InjectionSeconds, affs)
 	if err != nil {
 		return nil, err
 	}
+	flags := a.integrity.flags(w)
 	base := programBase(a)
 	for _, d := range statDetectors {
 		if err := ctx.Err(); err != nil {

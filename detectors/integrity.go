@@ -36,51 +36,57 @@ type Window struct {
 	Start, End time.Time
 }
 
-// Integrity finds conversions that cannot be right whatever the statistics: an order
-// credited twice, a conversion whose click the network never logged, and a conversion
-// that happened before its click. One finding per affiliate and problem, with the count
-// and examples as evidence.
-func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
-	type tally struct {
-		n        int
-		total    int
-		examples []string
+// integrityTally checks conversions that cannot be right whatever the statistics: an
+// order credited twice, a conversion whose click the network never logged, and a
+// conversion that happened before its click. It is fed the window's conversions, oldest
+// first, by the detectors' one pass over them.
+type integrityTally struct {
+	counts map[[2]string]*exampleTally // (affiliate, rule) -> tally
+	totals map[string]int
+	orders map[string][]affwatch.Conversion
+}
+
+// exampleTally counts one problem of one affiliate and keeps a few examples.
+type exampleTally struct {
+	n        int
+	examples []string
+}
+
+func newIntegrityTally() *integrityTally {
+	return &integrityTally{counts: map[[2]string]*exampleTally{}, totals: map[string]int{}, orders: map[string][]affwatch.Conversion{}}
+}
+
+func (it *integrityTally) note(aff, rule, example string) {
+	k := [2]string{aff, rule}
+	t := it.counts[k]
+	if t == nil {
+		t = &exampleTally{}
+		it.counts[k] = t
 	}
-	counts := map[[2]string]*tally{} // (affiliate, rule) -> tally
-	totals := map[string]int{}
-	orders := map[string][]affwatch.Conversion{}
-	add := func(aff, rule, example string) {
-		k := [2]string{aff, rule}
-		t := counts[k]
-		if t == nil {
-			t = &tally{}
-			counts[k] = t
-		}
-		t.n++
-		if len(t.examples) < 5 {
-			t.examples = append(t.examples, example)
-		}
+	t.n++
+	if len(t.examples) < 5 {
+		t.examples = append(t.examples, example)
 	}
-	err := src.EachConversion(ctx, w.Start, func(c affwatch.Conversion) error {
-		if !w.End.IsZero() && c.TS.After(w.End) {
-			return nil
-		}
-		totals[c.AffiliateID]++
-		if c.OrderID != "" {
-			orders[c.OrderID] = append(orders[c.OrderID], c)
-		}
-		switch {
-		case c.ClickID == "" || c.ClickTS.IsZero():
-			add(c.AffiliateID, RuleUnknownClick, c.ConversionID)
-		case c.TS.Before(c.ClickTS):
-			add(c.AffiliateID, RuleConversionBefore, fmt.Sprintf("%s (%s before its click)", c.ConversionID, c.ClickTS.Sub(c.TS).Round(time.Second)))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("integrity: %w", err)
+}
+
+// add checks one conversion of the window.
+func (it *integrityTally) add(c affwatch.Conversion) {
+	it.totals[c.AffiliateID]++
+	if c.OrderID != "" {
+		it.orders[c.OrderID] = append(it.orders[c.OrderID], c)
 	}
-	for order, cs := range orders {
+	switch {
+	case c.ClickID == "" || c.ClickTS.IsZero():
+		it.note(c.AffiliateID, RuleUnknownClick, c.ConversionID)
+	case c.TS.Before(c.ClickTS):
+		it.note(c.AffiliateID, RuleConversionBefore, fmt.Sprintf("%s (%s before its click)", c.ConversionID, c.ClickTS.Sub(c.TS).Round(time.Second)))
+	}
+}
+
+// flags returns one finding per affiliate and problem, with the count and examples as
+// evidence.
+func (it *integrityTally) flags(w Window) []Flag {
+	for order, cs := range it.orders {
 		if len(cs) < 2 {
 			continue
 		}
@@ -92,12 +98,12 @@ func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
 			if cs[0].AffiliateID != c.AffiliateID {
 				first = "another affiliate, conversion " + cs[0].ConversionID
 			}
-			add(c.AffiliateID, RuleDuplicateOrder, fmt.Sprintf("order %s (%s, first credited to %s)", order, c.ConversionID, first))
+			it.note(c.AffiliateID, RuleDuplicateOrder, fmt.Sprintf("order %s (%s, first credited to %s)", order, c.ConversionID, first))
 		}
 	}
 	var out []Flag
-	keys := make([][2]string, 0, len(counts))
-	for k := range counts {
+	keys := make([][2]string, 0, len(it.counts))
+	for k := range it.counts {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -107,23 +113,24 @@ func Integrity(ctx context.Context, src EventSource, w Window) ([]Flag, error) {
 		return keys[i][1] < keys[j][1]
 	})
 	for _, k := range keys {
-		t := counts[k]
+		t := it.counts[k]
 		aff, rule := k[0], k[1]
-		share := float64(t.n) / float64(max(totals[aff], 1))
+		total := it.totals[aff]
+		share := float64(t.n) / float64(max(total, 1))
 		f := affwatch.Finding{
 			RuleID:   rule,
 			Title:    integrityTitles[rule],
 			Severity: affwatch.SeverityHigh,
-			Message: fmt.Sprintf("%d of %d conversions (%.1f%%) in %s – %s: %s", t.n, totals[aff], 100*share,
+			Message: fmt.Sprintf("%d of %d conversions (%.1f%%) in %s – %s: %s", t.n, total, 100*share,
 				w.Start.Format("2006-01-02"), w.End.Format("2006-01-02"), integrityTitles[rule]),
 			Remediation: integrityRemediation,
 			Evidence: affwatch.Evidence{
 				Snippet: fmt.Sprint(t.examples),
 				Key:     rule,
-				Numbers: map[string]float64{"value": float64(t.n), "conversions": float64(totals[aff]), "share": share, "threshold": 1},
+				Numbers: map[string]float64{"value": float64(t.n), "conversions": float64(total), "share": share, "threshold": 1},
 			},
 		}
 		out = append(out, Flag{AffiliateID: aff, Metric: "conversions", Finding: f})
 	}
-	return out, nil
+	return out
 }

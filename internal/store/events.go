@@ -159,34 +159,26 @@ func (s *SQLite) insertMany(ctx context.Context, head string, cols, n int, row f
 
 // EachClick streams the clicks at or after since, in storage order.
 func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url
-		FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.ts >= ?`, since.UnixMilli())
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			c  affwatch.Click
-			ms int64
-		)
-		if err := rows.Scan(&c.ClickID, &ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL); err != nil {
-			return err
-		}
-		c.TS = time.UnixMilli(ms).UTC()
-		if err := fn(c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return s.eachClick(ctx, `c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url`, since,
+		func(c *affwatch.Click, ms *int64) []any {
+			return []any{&c.ClickID, ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL}
+		}, fn)
 }
 
 // EachClickSignal streams the clicks at or after since, in storage order, with only the
 // fields the fraud detectors read (TS, AffiliateID, IP, UserAgent): on tens of millions of
 // clicks, reading the other columns is most of the cost.
 func (s *SQLite) EachClickSignal(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT c.ts, c.affiliate_id, c.ip, u.ua FROM clicks c JOIN user_agents u ON u.id = c.ua_id
-		WHERE c.ts >= ?`, since.UnixMilli())
+	return s.eachClick(ctx, `c.ts, c.affiliate_id, c.ip, u.ua`, since,
+		func(c *affwatch.Click, ms *int64) []any { return []any{ms, &c.AffiliateID, &c.IP, &c.UserAgent} }, fn)
+}
+
+// eachClick streams the given columns of the clicks at or after since; dest names where
+// each column goes (the time as Unix milliseconds).
+func (s *SQLite) eachClick(ctx context.Context, cols string, since time.Time, dest func(*affwatch.Click, *int64) []any,
+	fn func(affwatch.Click) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.ts >= ?`,
+		since.UnixMilli())
 	if err != nil {
 		return err
 	}
@@ -196,7 +188,7 @@ func (s *SQLite) EachClickSignal(ctx context.Context, since time.Time, fn func(a
 			c  affwatch.Click
 			ms int64
 		)
-		if err := rows.Scan(&ms, &c.AffiliateID, &c.IP, &c.UserAgent); err != nil {
+		if err := rows.Scan(dest(&c, &ms)...); err != nil {
 			return err
 		}
 		c.TS = time.UnixMilli(ms).UTC()
