@@ -45,6 +45,14 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// onePage is the configuration of one affiliate, "deals", whose site is the one page at
+// url, crawled at once (no delay, no links followed, retries 10 ms apart); extra is more
+// top-level YAML.
+func onePage(url, extra string) string {
+	return fmt.Sprintf("crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true, retry_backoff: 10ms}\n"+
+		"programs: [{id: acme}]\naffiliates: [{id: deals, program: acme, sites: [%q]}]\n%s\n", url, extra)
+}
+
 func writeConfig(t *testing.T, dir, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, "affwatch.yaml")
@@ -159,11 +167,7 @@ func TestViolationLifecycleAcrossScans(t *testing.T) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true, retry_backoff: 10ms}
-programs: [{id: acme}]
-affiliates: [{id: deals, program: acme, sites: [%q]}]
-`, srv.URL+"/"))
+	cfg := writeConfig(t, dir, onePage(srv.URL+"/", ""))
 	st := openDB(t, dir)
 	ctx := context.Background()
 	state := func(step string) []affwatch.Violation {
@@ -433,12 +437,7 @@ func TestBrokenPolicyFileDoesNotStopTheScan(t *testing.T) {
 	if err := os.WriteFile(rule, []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
-policies: {dirs: [house]}
-programs: [{id: acme}]
-affiliates: [{id: deals, program: acme, sites: [%q]}]
-`, srv.URL+"/"))
+	cfg := writeConfig(t, dir, onePage(srv.URL+"/", "policies: {dirs: [house]}"))
 	if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitViolations {
 		t.Fatalf("scan with good policies: exit %d\n%s%s", code, out, errOut)
 	}
@@ -547,11 +546,7 @@ func TestSuppressAckAndShowAcrossScans(t *testing.T) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
-programs: [{id: acme}]
-affiliates: [{id: deals, program: acme, sites: [%q]}]
-`, srv.URL+"/"))
+	cfg := writeConfig(t, dir, onePage(srv.URL+"/", ""))
 	runCLI(t, "scan", "--config", cfg)
 	st := openDB(t, dir)
 	ctx := context.Background()
@@ -649,11 +644,7 @@ func TestUnchangedPageIsNotFetchedAgainButStillSeen(t *testing.T) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, fmt.Sprintf(`
-crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}
-programs: [{id: acme}]
-affiliates: [{id: deals, program: acme, sites: [%q]}]
-`, srv.URL+"/"))
+	cfg := writeConfig(t, dir, onePage(srv.URL+"/", ""))
 	for range 2 {
 		if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitViolations {
 			t.Fatalf("scan: exit %d\n%s%s", code, out, errOut)
