@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +78,9 @@ type aggregates struct {
 	uaCache  map[string]bool
 	// integrity checks the window's conversions in the same pass.
 	integrity *integrityTally
+	// order is the affiliates in id order, so runs are reproducible; set once the
+	// events are summed.
+	order []*affStats
 }
 
 // automationUA matches the user agents of scripts, crawlers and headless browsers.
@@ -153,6 +158,7 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 		s.convIPs = c.convIPs
 	}
 	a.integrity = conv.integrity
+	a.order = slices.SortedFunc(maps.Values(a.affs), func(x, y *affStats) int { return strings.Compare(x.id, y.id) })
 	return a, nil
 }
 

@@ -202,7 +202,7 @@ func pct(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 
 func clickSpam(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 	var out []test
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		b := base[s.program]
 		if s.clicks < float64(t.MinClicks) || s.ctitKnown < float64(t.MinConversions)/2 {
 			continue
@@ -229,7 +229,7 @@ func clickSpam(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 
 func clickInjection(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 	var out []test
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.ctitKnown < float64(t.MinConversions) {
 			continue
 		}
@@ -245,7 +245,7 @@ func clickInjection(a *aggregates, base map[string]*affStats, t Thresholds) []te
 
 func fakeConversions(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 	var out []test
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.clicks < float64(t.MinClicks) || s.convs < float64(t.MinConversions) {
 			continue
 		}
@@ -302,7 +302,7 @@ func topShareBaseline(a *aggregates, program string, top func(*affStats) (float6
 func ipConcentration(a *aggregates, _ map[string]*affStats, t Thresholds) []test {
 	var out []test
 	baseIP, baseNet := map[string]float64{}, map[string]float64{}
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.clicks < float64(t.MinClicks) {
 			continue
 		}
@@ -330,7 +330,7 @@ func ipConcentration(a *aggregates, _ map[string]*affStats, t Thresholds) []test
 func repeatConversions(a *aggregates, _ map[string]*affStats, t Thresholds) []test {
 	var out []test
 	baseline := map[string]float64{}
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.convs < float64(t.MinConversions) {
 			continue
 		}
@@ -355,7 +355,7 @@ func repeatConversions(a *aggregates, _ map[string]*affStats, t Thresholds) []te
 
 func bots(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 	var out []test
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.clicks < float64(t.MinClicks) {
 			continue
 		}
@@ -371,7 +371,7 @@ func bots(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 
 func timeOfDay(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 	var out []test
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.clicks < float64(t.MinClicks) {
 			continue
 		}
@@ -403,7 +403,7 @@ func timeOfDay(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 func volumeSpike(a *aggregates, _ map[string]*affStats, t Thresholds) []test {
 	var out []test
 	winFrom := int(a.w.Start.Sub(a.histFrom) / (24 * 3600e9))
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.firstDay < 0 || winFrom-s.firstDay < t.MinBaselineDays {
 			continue
 		}
@@ -438,7 +438,7 @@ func volumeSpike(a *aggregates, _ map[string]*affStats, t Thresholds) []test {
 
 func reversals(a *aggregates, base map[string]*affStats, t Thresholds) []test {
 	var out []test
-	for _, s := range a.sorted() {
+	for _, s := range a.order {
 		if s.convs < float64(t.MinConversions) {
 			continue
 		}
@@ -464,16 +464,6 @@ func shareAbove(s *affStats, metric string, c shareCase, explain func(sh, base f
 	sh := share(c.k, c.n)
 	return test{s: s, metric: metric, p: binomUpper(c.k, c.n, base), pass: sh >= base+c.margin, strong: true,
 		value: sh, baseline: base, effect: sh - base, threshold: c.margin, n: c.n, explain: explain(sh, base)}
-}
-
-// sorted returns the affiliates in id order, so runs are reproducible.
-func (a *aggregates) sorted() []*affStats {
-	out := make([]*affStats, 0, len(a.affs))
-	for _, s := range a.affs {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
 }
 
 // judge runs one detector, corrects its p-values across the affiliates it tested and

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	texttemplate "text/template"
@@ -220,20 +222,11 @@ func (r Report) Email(to []string, subject string) (affwatch.Email, error) {
 	}
 	e := affwatch.Email{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
 		Attachments: []affwatch.Attachment{{Name: "violations.csv", ContentType: "text/csv", Data: csvBuf.Bytes()}}}
-	for _, fp := range sortedKeys(r.Charts) {
+	for _, fp := range slices.Sorted(maps.Keys(r.Charts)) {
 		e.Attachments = append(e.Attachments, affwatch.Attachment{Name: "chart-" + fp[:min(12, len(fp))] + ".png",
 			ContentType: "image/png", Data: r.Charts[fp], ContentID: chartCID(fp)})
 	}
 	return e, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Text writes the plain-text report.
