@@ -121,10 +121,12 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 	}
 	m := opt.Mapping
 	var optional []string // canonical columns whose emptiness skips the row
-	for c := range m {
+	rowIDs := false       // whether a column is made from the file and line
+	for c, v := range m {
 		if _, opt := m.source(c); opt {
 			optional = append(optional, c)
 		}
+		rowIDs = rowIDs || v == RowID
 	}
 	base := path.Base(name)
 	err := eachRecord(name, r, m, func(line int, raw record, bad error) error {
@@ -132,11 +134,14 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 			return err
 		}
 		res.Rows++
-		rec := func(c string) string {
-			if m[c] == RowID {
-				return base + ":" + strconv.Itoa(line)
+		rec := raw
+		if rowIDs {
+			rec = func(c string) string {
+				if m[c] == RowID {
+					return base + ":" + strconv.Itoa(line)
+				}
+				return raw(c)
 			}
-			return raw(c)
 		}
 		if bad == nil {
 			for _, c := range optional {
