@@ -143,8 +143,6 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 			v.PolicyRevision = s.Evaluator.Revision()
 			vs = append(vs, v)
 		}
-	} else {
-		log.Warn("page not verified", "url", page.URL, "fetch_status", page.FetchStatus, "err", page.FetchError)
 	}
 	out, err := s.Store.SavePage(ctx, scanID, snap, vs)
 	if err != nil {

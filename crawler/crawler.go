@@ -540,7 +540,9 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		}
 	}
 	s.emit(snap, -1)
-	if p.FetchStatus != affwatch.FetchOK || st.depth >= s.c.cfg.MaxDepth {
+	// A page not modified since the last scan hands on the links of its stored snapshot,
+	// so the scan reaches every page a fresh scan would.
+	if !p.FetchStatus.Verified() || st.depth >= s.c.cfg.MaxDepth {
 		return
 	}
 	for _, l := range p.Links {
@@ -666,7 +668,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // without a request (refused by robots.txt, say).
 func (s *siteCrawl) emit(snap affwatch.Snapshot, dq int) {
 	defer s.progress(dq, &snap)
-	if snap.Page.FetchStatus != affwatch.FetchOK {
+	if !snap.Page.FetchStatus.Verified() {
 		s.c.Logger.Warn("page not verified", "affiliate", s.aff.ID, "url", snap.Page.URL,
 			"fetch_status", snap.Page.FetchStatus, "err", snap.Page.FetchError)
 	}
