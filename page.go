@@ -52,12 +52,15 @@ type Page struct {
 	Text       string `json:"text"`
 	FoldOffset int    `json:"fold_offset"`
 
-	Blocks      []Block      `json:"blocks"`
-	Links       []Link       `json:"links"`
-	Embeds      []Embed      `json:"embeds"`
-	Disclosures []Disclosure `json:"disclosures"`
-	Coupons     []Coupon     `json:"coupons"`
-	Prices      []Price      `json:"prices"`
+	Blocks []Block `json:"blocks"`
+	Links  []Link  `json:"links"`
+	// LinksDropped counts the anchors past the extractor's cap on links (in reading
+	// order): they are not judged. Zero on every ordinary page.
+	LinksDropped int          `json:"links_dropped,omitempty"`
+	Embeds       []Embed      `json:"embeds"`
+	Disclosures  []Disclosure `json:"disclosures"`
+	Coupons      []Coupon     `json:"coupons"`
+	Prices       []Price      `json:"prices"`
 }
 
 // Redirect is one hop between the URL asked for and the page finally shown.

@@ -118,13 +118,16 @@ feed:
 // checkAndSave evaluates a verified page and stores it with its violations. It reports
 // whether the page counted as verified.
 func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate, snap Snapshot, log *slog.Logger) (bool, error) {
-	// A page that was fetched is finished even when the scan is being stopped (SIGTERM):
-	// checking and saving it is short, and it is not fetched again for nothing.
-	ctx = context.WithoutCancel(ctx)
 	page := &snap.Page
 	var vs []Violation
 	if page.FetchStatus.Verified() {
+		// The evaluation runs under the scan's context: a stop (SIGTERM) ends it at once,
+		// whatever a rule is doing, and the page it cut short is not recorded (the next
+		// scan fetches it again). Each rule's own time budget is the Evaluator's.
 		findings, err := s.Evaluator.Evaluate(ctx, page)
+		if ctx.Err() != nil {
+			return true, nil
+		}
 		snap.Judged = s.Evaluator.RuleIDs()
 		var partial RulesFailed
 		switch {
@@ -144,7 +147,9 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 			vs = append(vs, v)
 		}
 	}
-	out, err := s.Store.SavePage(ctx, scanID, snap, vs)
+	// A page that was fetched and judged is saved even when the scan is being stopped:
+	// saving is short, and it is not fetched again for nothing.
+	out, err := s.Store.SavePage(context.WithoutCancel(ctx), scanID, snap, vs)
 	if err != nil {
 		return page.FetchStatus.Verified(), fmt.Errorf("save page %s: %w", page.URL, err)
 	}

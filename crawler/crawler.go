@@ -57,8 +57,9 @@ type Config struct {
 	Retries      int
 	RetryBackoff time.Duration
 	MaxRetryWait time.Duration
-	// FoldChars is passed to the extractor.
+	// FoldChars and MaxLinks are passed to the extractor.
 	FoldChars int
+	MaxLinks  int
 	// MaxConcurrent caps the requests in flight across all hosts at once (default 32).
 	MaxConcurrent int
 	// ResolveClicks follows each page's affiliate click URLs (up to ResolveLimit distinct
@@ -526,7 +527,7 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		p.FetchStatus, p.FetchError = affwatch.FetchError, "not an HTML page: "+ctype
 		snap.HTML = nil
 	default:
-		page, err := Extract(r.Body, p.FinalURL, ExtractOptions{Program: s.prog, FoldChars: s.c.cfg.FoldChars})
+		page, err := Extract(r.Body, p.FinalURL, ExtractOptions{Program: s.prog, FoldChars: s.c.cfg.FoldChars, MaxLinks: s.c.cfg.MaxLinks})
 		if err != nil {
 			p.FetchStatus, p.FetchError = affwatch.FetchError, err.Error()
 			break

@@ -29,7 +29,15 @@ type ExtractOptions struct {
 	Program *affwatch.Program
 	// FoldChars overrides DefaultFoldChars.
 	FoldChars int
+	// MaxLinks caps the links a page lists (default DefaultMaxLinks; the first ones in
+	// reading order are kept, the rest counted in Page.LinksDropped).
+	MaxLinks int
 }
+
+// DefaultMaxLinks is how many links of one page are judged. Real pages have hundreds; a
+// page of tens of thousands of affiliate links is judged on its first ones and says how
+// many it left out, so one page cannot hold the scan for minutes.
+const DefaultMaxLinks = 5000
 
 // Extract reads an HTML document into the content fields of a Page document (title,
 // text, blocks, links, embeds, disclosures, coupons, prices, in-page redirects). pageURL
@@ -58,9 +66,13 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 		opt:    opt,
 		hidden: hiddenByStylesheet(doc),
 		sel:    map[*html.Node]string{},
+		nth:    map[*html.Node]nthOfType{},
 	}
 	if opt.FoldChars <= 0 {
 		x.opt.FoldChars = DefaultFoldChars
+	}
+	if opt.MaxLinks <= 0 {
+		x.opt.MaxLinks = DefaultMaxLinks
 	}
 	page.SchemaVersion = affwatch.PageSchemaVersion
 	page.Title = normSpace(doc.Find("title").First().Text())
@@ -76,6 +88,7 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 	x.flush()
 	page.Text = x.text.String()
 	page.Blocks, page.Links, page.Embeds, page.Redirects = x.blocks, x.links, x.embeds, x.redirects
+	page.LinksDropped = x.linksDropped
 	page.FoldOffset = min(x.opt.FoldChars, x.runes)
 	x.findInBlocks(&page)
 	nonNil(&page)
@@ -122,6 +135,12 @@ type extractor struct {
 	opt    ExtractOptions
 	hidden map[*html.Node]bool // hidden by a <style> rule
 	sel    map[*html.Node]string
+	// linksDropped counts the links past ExtractOptions.MaxLinks.
+	linksDropped int
+	// nth is each element's place among its same-tag siblings, filled for all the
+	// children of a parent at once: a page of 70,000 sibling links is counted once, not
+	// once per link.
+	nth map[*html.Node]nthOfType
 
 	text  strings.Builder // visible text so far
 	runes int             // rune count of text
@@ -319,6 +338,10 @@ func (x *extractor) classify(u *url.URL, abs string) *affwatch.AffiliateLink {
 }
 
 func (x *extractor) link(n *html.Node, hidden bool) {
+	if len(x.links) >= x.opt.MaxLinks {
+		x.linksDropped++
+		return
+	}
 	raw, _ := attr(n, "href")
 	u, abs := x.resolveURL(raw)
 	if abs == "" {
@@ -493,18 +516,10 @@ func (x *extractor) selector(n *html.Node) string {
 	case n.DataAtom == atom.Html || n.DataAtom == atom.Body:
 		s = n.Data
 	default:
-		k, same := 1, false
-		for p := n.PrevSibling; p != nil; p = p.PrevSibling {
-			if p.Type == html.ElementNode && p.Data == n.Data {
-				k++
-			}
-		}
-		for p := n.NextSibling; p != nil && !same; p = p.NextSibling {
-			same = p.Type == html.ElementNode && p.Data == n.Data
-		}
+		at := x.nthOf(n)
 		s = n.Data
-		if k > 1 || same {
-			s += ":nth-of-type(" + strconv.Itoa(k) + ")"
+		if at.k > 1 || at.more {
+			s += ":nth-of-type(" + strconv.Itoa(at.k) + ")"
 		}
 		if parent := x.selector(n.Parent); parent != "" {
 			s = parent + " > " + s
@@ -512,6 +527,44 @@ func (x *extractor) selector(n *html.Node) string {
 	}
 	x.sel[n] = s
 	return s
+}
+
+// nthOfType is an element's place among its siblings of the same tag (from 1), and
+// whether a later sibling has that tag too.
+type nthOfType struct {
+	k    int
+	more bool
+}
+
+// nthOf returns n's place among its same-tag siblings, counting all its siblings' places
+// in one pass the first time one of them is asked for.
+func (x *extractor) nthOf(n *html.Node) nthOfType {
+	if at, ok := x.nth[n]; ok {
+		return at
+	}
+	if n.Parent == nil {
+		return nthOfType{k: 1}
+	}
+	first := n.Parent.FirstChild
+	count := map[string]int{}
+	for c := first; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode {
+			count[c.Data]++
+			x.nth[c] = nthOfType{k: count[c.Data]}
+		}
+	}
+	last := make(map[string]*html.Node, len(count))
+	for c := first; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode {
+			if prev := last[c.Data]; prev != nil {
+				at := x.nth[prev]
+				at.more = true
+				x.nth[prev] = at
+			}
+			last[c.Data] = c
+		}
+	}
+	return x.nth[n]
 }
 
 func idOf(n *html.Node) string {

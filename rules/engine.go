@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -64,7 +66,22 @@ type Options struct {
 	// Now is the clock used for exception expiry.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// EvalTimeout bounds the evaluation of one page (default DefaultEvalTimeout); a rule
+	// that runs past it is named as failed on that page and judges nothing there, and
+	// from then on it is evaluated on its own so the other rules do not wait for it.
+	EvalTimeout time.Duration
+	// EvalMemory is how large the heap may grow while pages are evaluated before the
+	// evaluations in flight are stopped (default DefaultEvalMemory; -1: no limit).
+	EvalMemory int64
+	// MaxFindingsPerRule caps the findings one rule makes on one page (default
+	// DefaultMaxFindingsPerRule): past it they are folded into one finding that counts
+	// them, so one hostile page cannot flood the store and the reports.
+	MaxFindingsPerRule int
 }
+
+// DefaultMaxFindingsPerRule is how many findings of one rule one page may give before
+// they are folded into one.
+const DefaultMaxFindingsPerRule = 20
 
 // Engine evaluates pages against a compiled policy pack. It is safe for concurrent use:
 // the query is prepared once and shared.
@@ -72,12 +89,28 @@ type Engine struct {
 	rules    []Rule
 	byPkg    map[string]*Rule
 	binds    []binding
-	query    rego.PreparedEvalQuery
 	regoOpts []func(*rego.Rego) // everything but the query, for the per-rule queries
 	programs map[string]affwatch.Program
 	revision string
 	now      func() time.Time
 	log      *slog.Logger
+
+	// plan is the shared query and the rules evaluated on their own; planMu serialises
+	// its replacement when a rule runs past its budget.
+	plan    atomic.Pointer[evalPlan]
+	planMu  sync.Mutex
+	timeout time.Duration
+	mem     *memWatch
+	maxPer  int
+}
+
+// evalPlan is how the rules are evaluated: the shared query binds the rules in shared
+// (indexes into Engine.binds); the rules in alone ran past their budget once and are
+// evaluated one at a time, each under its own budget.
+type evalPlan struct {
+	query  rego.PreparedEvalQuery
+	shared []int
+	alone  []int
 }
 
 // binding is one query variable: the deny or warn set of one rule. Its own query, made
@@ -86,6 +119,7 @@ type binding struct {
 	name    string
 	rule    *Rule
 	warn    bool
+	set     string // "deny" or "warn"
 	once    *sync.Once
 	query   rego.PreparedEvalQuery
 	prepErr error
@@ -278,14 +312,25 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 // build compiles the modules and prepares the shared query over the rules' sets.
 func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schemaRaw []byte, opt Options, revision string) (*Engine, error) {
 	e := &Engine{rules: append([]Rule(nil), rules...), byPkg: map[string]*Rule{}, programs: map[string]affwatch.Program{},
-		now: opt.Now, log: opt.Logger, revision: revision}
+		now: opt.Now, log: opt.Logger, revision: revision, timeout: opt.EvalTimeout, maxPer: opt.MaxFindingsPerRule}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.timeout <= 0 {
+		e.timeout = DefaultEvalTimeout
+	}
+	if e.maxPer <= 0 {
+		e.maxPer = DefaultMaxFindingsPerRule
+	}
+	switch {
+	case opt.EvalMemory == 0:
+		e.mem = newMemWatch(DefaultEvalMemory)
+	case opt.EvalMemory > 0:
+		e.mem = newMemWatch(uint64(opt.EvalMemory))
 	}
 	if e.log == nil {
 		e.log = slog.Default().With("component", "rules")
 	}
-	var q []string
 	for i := range e.rules {
 		r := &e.rules[i]
 		e.byPkg[r.Package] = r
@@ -298,11 +343,10 @@ func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schem
 			if warn {
 				set = "warn"
 			}
-			e.binds = append(e.binds, binding{name: name, rule: r, warn: warn, once: &sync.Once{}})
-			q = append(q, fmt.Sprintf("%s := data.%s.%s", name, r.Package, set))
+			e.binds = append(e.binds, binding{name: name, rule: r, warn: warn, set: set, once: &sync.Once{}})
 		}
 	}
-	if len(q) == 0 {
+	if len(e.binds) == 0 {
 		return nil, fmt.Errorf("%w: no deny or warn rule under package %s*", ErrPolicy, RulePrefix)
 	}
 	for _, p := range opt.Programs {
@@ -313,7 +357,6 @@ func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schem
 		return nil, err
 	}
 	regoOpts := []func(*rego.Rego){
-		rego.Query(strings.Join(q, "; ")),
 		rego.Store(inmem.NewFromObject(data)),
 		rego.Capabilities(Capabilities()),
 		rego.Strict(true),
@@ -331,26 +374,84 @@ func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schem
 	for _, name := range sortedKeys(mods) {
 		regoOpts = append(regoOpts, rego.ParsedModule(mods[name]))
 	}
-	pq, err := rego.New(regoOpts...).PrepareForEval(ctx)
+	e.regoOpts = regoOpts
+	all := make([]int, len(e.binds))
+	for i := range all {
+		all[i] = i
+	}
+	pq, err := e.prepareShared(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	e.query = pq
-	e.regoOpts = regoOpts[1:]
+	e.plan.Store(&evalPlan{query: pq, shared: all})
 	return e, nil
+}
+
+// prepareShared prepares the query that binds the sets of the given rules at once.
+func (e *Engine) prepareShared(ctx context.Context, shared []int) (rego.PreparedEvalQuery, error) {
+	q := make([]string, len(shared))
+	for j, i := range shared {
+		b := &e.binds[i]
+		q[j] = fmt.Sprintf("%s := data.%s.%s", b.name, b.rule.Package, b.set)
+	}
+	opts := append(append([]func(*rego.Rego){}, e.regoOpts...), rego.Query(strings.Join(q, "; ")))
+	return rego.New(opts...).PrepareForEval(ctx)
 }
 
 // ruleQuery is the query of one rule's set alone, prepared on first use.
 func (e *Engine) ruleQuery(ctx context.Context, b *binding) (rego.PreparedEvalQuery, error) {
 	b.once.Do(func() {
-		set := "deny"
-		if b.warn {
-			set = "warn"
-		}
-		opts := append(append([]func(*rego.Rego){}, e.regoOpts...), rego.Query(fmt.Sprintf("x := data.%s.%s", b.rule.Package, set)))
-		b.query, b.prepErr = rego.New(opts...).PrepareForEval(ctx)
+		opts := append(append([]func(*rego.Rego){}, e.regoOpts...), rego.Query(fmt.Sprintf("x := data.%s.%s", b.rule.Package, b.set)))
+		b.query, b.prepErr = rego.New(opts...).PrepareForEval(context.WithoutCancel(ctx))
 	})
 	return b.query, b.prepErr
+}
+
+// evalAlone evaluates one rule's set on its own, under its own budget.
+func (e *Engine) evalAlone(ctx context.Context, b *binding, input ast.Value) ([]any, error) {
+	q, err := e.ruleQuery(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	ectx, stop, overrun := e.budget(ctx)
+	rs, err := q.Eval(ectx, rego.EvalParsedInput(input))
+	over := overrun()
+	stop()
+	if over != nil {
+		return nil, over
+	}
+	if err != nil {
+		return nil, err
+	}
+	var set []any
+	if len(rs) > 0 {
+		set, _ = rs[0].Bindings["x"].([]any)
+	}
+	return set, nil
+}
+
+// isolate takes a rule that ran past its budget out of the shared query: from then on it
+// is evaluated on its own, so the other rules are not held up (or stopped) with it.
+func (e *Engine) isolate(ctx context.Context, i int) {
+	e.planMu.Lock()
+	defer e.planMu.Unlock()
+	p := e.plan.Load()
+	if !slices.Contains(p.shared, i) {
+		return
+	}
+	shared := slices.DeleteFunc(slices.Clone(p.shared), func(j int) bool { return j == i })
+	next := &evalPlan{shared: shared, alone: append(slices.Clone(p.alone), i)}
+	if len(shared) > 0 {
+		q, err := e.prepareShared(context.WithoutCancel(ctx), shared)
+		if err != nil {
+			e.log.Error("prepare the query without a slow rule", "rule", e.binds[i].rule.ID, "err", err)
+			return
+		}
+		next.query = q
+	}
+	e.plan.Store(next)
+	e.log.Warn("rule ran past its evaluation budget: from now on it is evaluated on its own",
+		"rule", e.binds[i].rule.ID, "file", e.binds[i].rule.File)
 }
 
 func sourceNames(sources []Source) string {
@@ -514,9 +615,24 @@ func (e *RuleErrors) Error() string {
 // Failed lists the ids of the rules that could not be evaluated.
 func (e *RuleErrors) Failed() []string { return sortedKeys(e.Errs) }
 
+// Unwrap gives the rules' errors, so errors.Is tells a rule past its budget
+// (ErrEvalTimeout, ErrEvalMemory).
+func (e *RuleErrors) Unwrap() []error {
+	errs := make([]error, 0, len(e.Errs))
+	for _, id := range sortedKeys(e.Errs) {
+		errs = append(errs, e.Errs[id])
+	}
+	return errs
+}
+
 // Evaluate runs every rule on the page and returns the findings, with the program's
 // disabled rules dropped, severity overrides applied and exceptions marked. When some
-// rules fail at run time, the others' findings are returned with a *RuleErrors.
+// rules fail at run time (an error, or past the evaluation's time or memory budget), the
+// others' findings are returned with a *RuleErrors. Findings of one rule that share their
+// evidence key are merged (both messages kept), and past MaxFindingsPerRule one rule's
+// findings on the page are folded into one that counts them. An error without findings
+// means the page was not judged: ctx ended (the scan is being stopped) or the page could
+// not be turned into the input.
 func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.Finding, error) {
 	input, err := e.Input(page)
 	if err != nil {
@@ -524,35 +640,48 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 	}
 	sets := make(map[string][]any, len(e.binds))
 	var ruleErrs *RuleErrors
-	if rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input)); err == nil {
-		if len(rs) > 0 {
-			for _, b := range e.binds {
-				sets[b.name], _ = rs[0].Bindings[b.name].([]any)
-			}
+	fail := func(id string, err error) {
+		if ruleErrs == nil {
+			ruleErrs = &RuleErrors{URL: page.URL, Errs: map[string]error{}}
 		}
-	} else {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
-		}
-		// Find the rules at fault; the others still count.
-		for i := range e.binds {
-			b := &e.binds[i]
-			q, err := e.ruleQuery(ctx, b)
-			var rs rego.ResultSet
-			if err == nil {
-				rs, err = q.Eval(ctx, rego.EvalParsedInput(input))
-			}
-			if err != nil {
-				if ruleErrs == nil {
-					ruleErrs = &RuleErrors{URL: page.URL, Errs: map[string]error{}}
-				}
-				ruleErrs.Errs[b.rule.ID] = err
-				continue
-			}
+		ruleErrs.Errs[id] = err
+	}
+	p := e.plan.Load()
+	alone := p.alone
+	if len(p.shared) > 0 {
+		ectx, stop, overrun := e.budget(ctx)
+		rs, err := p.query.Eval(ectx, rego.EvalParsedInput(input))
+		overrun()
+		stop()
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("evaluate %s: %w", page.URL, context.Cause(ctx))
+		case err == nil:
 			if len(rs) > 0 {
-				sets[b.name], _ = rs[0].Bindings["x"].([]any)
+				for _, i := range p.shared {
+					b := &e.binds[i]
+					sets[b.name], _ = rs[0].Bindings[b.name].([]any)
+				}
 			}
+		default:
+			// Find the rules at fault, each alone; the others still count.
+			alone = append(slices.Clone(p.shared), p.alone...)
 		}
+	}
+	for _, i := range alone {
+		b := &e.binds[i]
+		set, err := e.evalAlone(ctx, b, input)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("evaluate %s: %w", page.URL, context.Cause(ctx))
+		}
+		if err != nil {
+			fail(b.rule.ID, err)
+			if errors.Is(err, ErrEvalTimeout) || errors.Is(err, ErrEvalMemory) {
+				e.isolate(ctx, i)
+			}
+			continue
+		}
+		sets[b.name] = set
 	}
 	prog := e.programs[page.Program]
 	var out []affwatch.Finding
@@ -560,10 +689,7 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		for _, item := range sets[b.name] {
 			f, err := e.finding(b, item)
 			if err != nil {
-				if ruleErrs == nil {
-					ruleErrs = &RuleErrors{URL: page.URL, Errs: map[string]error{}}
-				}
-				ruleErrs.Errs[b.rule.ID] = fmt.Errorf("%s: %w", b.rule.File, err)
+				fail(b.rule.ID, fmt.Errorf("%s: %w", b.rule.File, err))
 				continue
 			}
 			if applyProgram(&f, prog, page, e.now()) {
@@ -579,13 +705,14 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 	})
 	if ruleErrs != nil {
 		// drop the findings of a rule whose output was malformed: it is not judged
-		kept := out[:0]
-		for _, f := range out {
-			if _, bad := ruleErrs.Errs[f.RuleID]; !bad {
-				kept = append(kept, f)
-			}
-		}
-		return kept, ruleErrs
+		out = slices.DeleteFunc(out, func(f affwatch.Finding) bool {
+			_, bad := ruleErrs.Errs[f.RuleID]
+			return bad
+		})
+	}
+	out = foldFindings(mergeSameKey(out), e.maxPer)
+	if ruleErrs != nil {
+		return out, ruleErrs
 	}
 	return out, nil
 }

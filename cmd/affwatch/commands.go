@@ -41,6 +41,19 @@ func policySources(cfg *Config) []rules.Source {
 	return srcs
 }
 
+// ruleOptions are the policy engine's settings from the config, for the given programs.
+func ruleOptions(cfg *Config, programs []affwatch.Program, log *slog.Logger) rules.Options {
+	opt := rules.Options{Programs: programs, Logger: log, EvalTimeout: time.Duration(cfg.Policies.EvalTimeout),
+		MaxFindingsPerRule: cfg.Policies.MaxFindingsPerRule}
+	switch {
+	case cfg.Policies.EvalMemoryMB < 0:
+		opt.EvalMemory = -1
+	case cfg.Policies.EvalMemoryMB > 0:
+		opt.EvalMemory = cfg.Policies.EvalMemoryMB << 20
+	}
+	return opt
+}
+
 // loadWithStore loads the config and opens the store it names.
 func loadWithStore(ctx context.Context, cfgPath string) (*Config, *store.SQLite, error) {
 	cfg, err := LoadConfig(cfgPath)
@@ -125,7 +138,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 
 // scanOnce runs one crawl-and-check scan with the configured parts.
 func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
-	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs, Logger: log.With("component", "rules")})
+	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
 	if eng == nil {
 		return affwatch.Scan{}, err
 	}
@@ -185,6 +198,7 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		NoSitemaps:     cfg.Crawl.Sitemaps != nil && !*cfg.Crawl.Sitemaps,
 		ResolveClicks:  cfg.Crawl.ResolveClicks,
 		ResolveLimit:   cfg.Crawl.ResolveLimit,
+		MaxLinks:       cfg.Crawl.MaxLinks,
 	}, programs)
 }
 

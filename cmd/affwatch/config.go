@@ -52,6 +52,15 @@ type PolicyConfig struct {
 	Builtin *bool `yaml:"builtin"`
 	// Dirs are extra policy directories, each laid out like policies/.
 	Dirs []string `yaml:"dirs"`
+	// EvalTimeout bounds the evaluation of one page (default 5s): a rule that runs past it
+	// is named as failed on that page and judges nothing there.
+	EvalTimeout Duration `yaml:"eval_timeout"`
+	// EvalMemoryMB is how large the heap may grow while pages are evaluated before the
+	// evaluations in flight are stopped (default 2048; -1: no limit).
+	EvalMemoryMB int64 `yaml:"eval_memory_mb"`
+	// MaxFindingsPerRule folds one rule's findings on one page into one past this many
+	// (default 20).
+	MaxFindingsPerRule int `yaml:"max_findings_per_rule"`
 }
 
 // CrawlConfig is how the crawler behaves.
@@ -82,6 +91,8 @@ type CrawlConfig struct {
 	// asking a click may count as a click); ResolveLimit caps them per page.
 	ResolveClicks bool `yaml:"resolve_clicks"`
 	ResolveLimit  int  `yaml:"resolve_limit"`
+	// MaxLinks caps the links judged on one page (default 5000, in reading order).
+	MaxLinks int `yaml:"max_links"`
 }
 
 // DetectConfig sets the fraud detectors' window, the affiliate's own history they compare

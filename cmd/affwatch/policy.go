@@ -176,7 +176,7 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return exitError, err
 	}
 	code := exitOK
-	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
+	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
 	if err != nil {
 		fmt.Fprintln(stdout, err)
 		code = exitViolations
@@ -335,7 +335,7 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if len(programs) == 0 {
 		programs = []affwatch.Program{prog}
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: programs})
+	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
@@ -418,7 +418,7 @@ func evalInput(ctx context.Context, cfg *Config, prog affwatch.Program, aff affw
 			return affwatch.Page{}, err
 		}
 		abs, _ := filepath.Abs(file)
-		p, err := crawler.Extract(raw, "file://"+filepath.ToSlash(abs), crawler.ExtractOptions{Program: &prog})
+		p, err := crawler.Extract(raw, "file://"+filepath.ToSlash(abs), crawler.ExtractOptions{Program: &prog, MaxLinks: cfg.Crawl.MaxLinks})
 		if err != nil {
 			return p, err
 		}
@@ -471,7 +471,7 @@ func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
+	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
@@ -533,7 +533,7 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if last.ID == 0 {
 		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs})
+	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
 	}

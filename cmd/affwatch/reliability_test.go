@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/rules"
 )
 
 // etagSite serves pages by path with strong ETags, answering conditional requests with
@@ -119,5 +124,159 @@ affiliates: [{id: deals, program: acme, sites: [%q]}]
 	vs, _ := st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-001"})
 	if len(vs) != 1 || !strings.HasSuffix(vs[0].URL, "/page2.html") || vs[0].State != affwatch.StateNew {
 		t.Fatalf("DISC-001 on the changed deeper page: %+v", vs)
+	}
+}
+
+// expensiveRule passes `policy check` but builds a list of 200 million numbers: one such
+// rule grew a scan past 15 GB and made it deaf to SIGTERM.
+const expensiveRule = `# METADATA
+# title: Expensive rule
+# custom:
+#   id: XX-901
+#   severity: low
+package affwatch.rules.x.expensive
+
+deny contains {"msg": "many numbers"} if {
+	count(numbers.range(1, 200000000)) > 0
+}
+`
+
+// expensiveConfig is a one-page affiliate whose policies include expensiveRule, with the
+// given evaluation budget.
+func expensiveConfig(t *testing.T, url, timeout string) (cfgPath, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "extra"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "extra", "expensive.rego"), []byte(expensiveRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return writeConfig(t, dir, onePage(url, fmt.Sprintf("policies: {dirs: [extra], eval_timeout: %s}", timeout))), dir
+}
+
+// evalErrors reads what the store recorded as failed on each page of a scan.
+func evalErrors(t *testing.T, dir string, scanID int64) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "affwatch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT eval_errors FROM pages WHERE scan_id = ? ORDER BY id`, scanID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Issue 11.2: a rule past the page's time budget is named against the page as failed, the
+// other rules' findings stand, and the scan goes on.
+func TestScanGoesOnPastAnExpensiveRule(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, undisclosed) }))
+	defer srv.Close()
+	cfg, dir := expensiveConfig(t, srv.URL+"/", "300ms")
+	start := time.Now()
+	code, out, errOut := runCLI(t, "scan", "--config", cfg)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the scan took %s", took)
+	}
+	if code == 0 {
+		t.Fatalf("exit 0 for a scan with a failed rule and a violation\n%s%s", out, errOut)
+	}
+	st := openDB(t, dir)
+	ctx := context.Background()
+	vs, _ := st.Violations(ctx, affwatch.ViolationFilter{RuleID: "DISC-001"})
+	if len(vs) != 1 {
+		t.Fatalf("DISC-001 on the page: %+v; the other rules' findings must stand", vs)
+	}
+	scans, _ := st.Scans(ctx, 1)
+	errs := evalErrors(t, dir, scans[0].ID)
+	if len(errs) != 1 || !strings.Contains(errs[0], "XX-901") || !strings.Contains(errs[0], "policies.eval_timeout") {
+		t.Fatalf("the page's recorded rule failures: %q, want XX-901 past policies.eval_timeout", errs)
+	}
+}
+
+// Issue 11.2: a stop signal ends a scan within seconds even while a rule is evaluating,
+// however long the rule's budget.
+func TestScanStopsPromptlyWhileARuleRuns(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, undisclosed) }))
+	defer srv.Close()
+	cfg, dir := expensiveConfig(t, srv.URL+"/", "10m")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	start := time.Now()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"scan", "--config", cfg}, &out, &errOut)
+	if took := time.Since(start); took > 6*time.Second {
+		t.Fatalf("the scan took %s to stop after the signal at 1s", took)
+	}
+	if code == 0 {
+		t.Fatalf("an interrupted scan exited 0\n%s%s", out.String(), errOut.String())
+	}
+	st := openDB(t, dir)
+	scans, _ := st.Scans(context.Background(), 1)
+	if len(scans) != 1 || scans[0].Status != affwatch.ScanFailed || !strings.Contains(scans[0].Error, "interrupted") {
+		t.Fatalf("the scan record: %+v, want failed: interrupted", scans)
+	}
+	if pages, _ := st.Pages(context.Background(), scans[0].ID); len(pages) != 0 {
+		t.Fatalf("a page whose evaluation was cut short was recorded: %+v", pages)
+	}
+}
+
+// Issue 11.3: one page of thousands of affiliate links gives a bounded number of
+// violations: one rule's findings past the cap are folded into one that counts them, and
+// links past crawl.max_links are counted, not judged.
+func TestOnePageCannotFloodTheScan(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<html><body><h1>Deals</h1>")
+	for i := range 8000 {
+		fmt.Fprintf(&b, `<a href="https://www.amazon.com/dp/B%07d?tag=deals-20">item %d</a>`+"\n", i, i)
+	}
+	b.WriteString("</body></html>")
+	body := b.String()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true, max_links: 5000}
+programs: [{id: acme}]
+affiliates: [{id: deals, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+	code, out, errOut := runCLI(t, "scan", "--config", cfg)
+	if code != exitViolations {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if lines := strings.Count(out, "\n"); lines > 40 {
+		t.Errorf("the scan printed %d lines for one page", lines)
+	}
+	st := openDB(t, dir)
+	ctx := context.Background()
+	vs, _ := st.Violations(ctx, affwatch.ViolationFilter{})
+	if len(vs) > 5 {
+		t.Fatalf("%d violations from one page", len(vs))
+	}
+	var folded bool
+	for _, v := range vs {
+		if v.RuleID == "LINK-001" {
+			folded = v.Evidence.Key == rules.FoldedKey && v.Evidence.Numbers["findings"] == 5000
+		}
+	}
+	if !folded {
+		t.Errorf("no LINK-001 violation counting the 5000 judged links: %+v", vs)
+	}
+	scans, _ := st.Scans(ctx, 1)
+	pages, _ := st.Pages(ctx, scans[0].ID)
+	if len(pages) != 1 || len(pages[0].Links) != 5000 || pages[0].LinksDropped != 3000 {
+		t.Fatalf("the page: %d links kept, %d dropped; want 5000 and 3000", len(pages[0].Links), pages[0].LinksDropped)
 	}
 }

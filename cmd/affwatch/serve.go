@@ -44,7 +44,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The daemon keeps the last good policy revision: a change that does not compile or
 	// whose tests fail is refused and logged, and the scans go on with the old one.
-	pol, err := rules.NewReloader(ctx, policySources(cfg), rules.Options{Programs: cfg.Programs, Logger: log.With("component", "rules")})
+	pol, err := rules.NewReloader(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
 	if pol == nil {
 		return err
 	}
