@@ -4,7 +4,6 @@
 package rules
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -715,19 +714,6 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		return out, ruleErrs
 	}
 	return out, nil
-}
-
-// Input converts a page into the Rego input value.
-func (e *Engine) Input(page *affwatch.Page) (ast.Value, error) {
-	raw, err := json.Marshal(page)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
-	}
-	v, err := ast.ValueFromReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
-	}
-	return v, nil
 }
 
 func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {
