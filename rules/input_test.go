@@ -44,8 +44,8 @@ func TestInputIsThePagesJSON(t *testing.T) {
 	full := affwatch.Page{SchemaVersion: 1, URL: "https://a.example/", FetchedAt: time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.UTC),
 		FetchStatus: affwatch.FetchError, FetchError: "boom", LinksDropped: 7, Status: 200,
 		Affiliate: affwatch.PageAffiliate{ID: "x", NetworkIDs: map[string]string{"awin": "1", "cj": "2"}},
-		Links: []affwatch.Link{{Href: "h", Rel: nil, Affiliate: &affwatch.AffiliateLink{Network: "awin", Merchant: "m", Landing: "l", Hops: 2}}},
-		Prices: []affwatch.Price{{Amount: 12.9, Currency: "EUR"}, {Amount: 1e21}, {Amount: 0.000001}, {Amount: 100}},
+		Links:     []affwatch.Link{{Href: "h", Rel: nil, Affiliate: &affwatch.AffiliateLink{Network: "awin", Merchant: "m", Landing: "l", Hops: 2}}},
+		Prices:    []affwatch.Price{{Amount: 12.9, Currency: "EUR"}, {Amount: 1e21}, {Amount: 0.000001}, {Amount: 100}},
 		Redirects: []affwatch.Redirect{{From: "a", To: "b", Affiliate: nil}}}
 	pages = append(pages, full, affwatch.Page{})
 	if len(pages) < 10 {
