@@ -3,6 +3,8 @@ package affwatch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -173,4 +175,84 @@ func (cur Violation) Resolvable(now time.Time) bool {
 		return cur.SuppressedBy == ExceptionSuppressor || (!cur.SuppressUntil.IsZero() && now.After(cur.SuppressUntil))
 	}
 	return true
+}
+
+// ErrInvalid and ErrConflict are why a change by hand is refused: the request itself is
+// wrong (no reason, an expiry in the past), or the violation's state does not allow it
+// (suppressing a resolved violation). An HTTP layer maps them, with ErrNotFound, to 400,
+// 409 and 404.
+var (
+	ErrInvalid  = errors.New("invalid")
+	ErrConflict = errors.New("conflict")
+)
+
+// ViolationEvent is one change in a violation's life: by a scan (ScanID) or by hand.
+type ViolationEvent struct {
+	At     time.Time `json:"at"`
+	ScanID int64     `json:"scan_id,omitempty"`
+	From   State     `json:"from,omitempty"`
+	To     State     `json:"to"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// Change is a change a person makes to a violation: suppress it (with a reason, until an
+// expiry or for good), acknowledge it (they are acting on it), or reopen it (lift a
+// suppression or an acknowledgement, or disagree that it was fixed).
+type Change struct {
+	To     State // StateSuppressed, StateAcknowledged or StateOpen
+	By     string
+	Reason string
+	Until  time.Time // suppressions only; zero: until lifted
+}
+
+// Changed applies a change by hand at time now and returns the violation after it with the
+// note its history records. It refuses (ErrInvalid) a change without who made it, a
+// suppression without a reason or with an expiry not in the future, and (ErrConflict) a
+// change the state does not allow: suppressing or acknowledging a resolved violation,
+// acknowledging a suppressed one, reopening one that is open.
+func (cur Violation) Changed(c Change, now time.Time) (Violation, string, error) {
+	short := cur.Fingerprint[:min(12, len(cur.Fingerprint))]
+	if c.To == StateSuppressed && strings.TrimSpace(c.Reason) == "" {
+		return cur, "", fmt.Errorf("violation %s: %w: a suppression needs a reason", short, ErrInvalid)
+	}
+	if strings.TrimSpace(c.By) == "" {
+		return cur, "", fmt.Errorf("violation %s: %w: a change needs who made it", short, ErrInvalid)
+	}
+	next := cur
+	var note string
+	switch c.To {
+	case StateSuppressed:
+		switch {
+		case !c.Until.IsZero() && !c.Until.After(now):
+			return cur, "", fmt.Errorf("violation %s: %w: the suppression would end %s, which is not in the future", short, ErrInvalid,
+				c.Until.UTC().Format(time.RFC3339))
+		case cur.State == StateResolved:
+			return cur, "", fmt.Errorf("violation %s: %w: it is resolved, there is nothing to suppress", short, ErrConflict)
+		}
+		next.SuppressReason, next.SuppressedBy, next.SuppressUntil = c.Reason, c.By, c.Until
+		note = fmt.Sprintf("suppressed by %s: %s", c.By, c.Reason)
+	case StateAcknowledged:
+		switch cur.State {
+		case StateResolved:
+			return cur, "", fmt.Errorf("violation %s: %w: it is resolved, there is nothing to acknowledge", short, ErrConflict)
+		case StateSuppressed:
+			return cur, "", fmt.Errorf("violation %s: %w: it is suppressed; reopen it first", short, ErrConflict)
+		}
+		note = fmt.Sprintf("acknowledged by %s: %s", c.By, c.Reason)
+	case StateOpen:
+		switch cur.State {
+		case StateNew, StateOpen, StateReopened:
+			return cur, "", fmt.Errorf("violation %s: %w: it is already %s", short, ErrConflict, cur.State)
+		}
+		next.SuppressReason, next.SuppressedBy, next.SuppressUntil = "", "", time.Time{}
+		next.ResolvedAt = time.Time{}
+		note = "reopened by " + c.By
+		if c.Reason != "" {
+			note += ": " + c.Reason
+		}
+	default:
+		return cur, "", fmt.Errorf("violation %s: %w: %q is not a state a person sets", short, ErrInvalid, c.To)
+	}
+	next.State = c.To
+	return next, note, nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/internal/report"
-	"github.com/affwatch/affwatch/internal/store"
 )
 
 const violationsUsage = `usage:
@@ -188,7 +187,7 @@ func violationChange(ctx context.Context, verb string, args []string, stdout, st
 	if *format == "json" {
 		return writeJSON(stdout, struct {
 			affwatch.Violation
-			History []store.ViolationEvent `json:"history"`
+			History []affwatch.ViolationEvent `json:"history"`
 		}{v, hist})
 	}
 	fmt.Fprintf(stdout, "%s  %s %s  [%s]\n%s\n", v.Fingerprint, v.RuleID, v.Title, v.State, v.Message)

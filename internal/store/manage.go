@@ -40,26 +40,17 @@ func (s *SQLite) Violation(ctx context.Context, fp string) (affwatch.Violation, 
 	return found[0], nil
 }
 
-// ViolationEvent is one change in a violation's life.
-type ViolationEvent struct {
-	At     time.Time      `json:"at"`
-	ScanID int64          `json:"scan_id,omitempty"`
-	From   affwatch.State `json:"from,omitempty"`
-	To     affwatch.State `json:"to"`
-	Note   string         `json:"note,omitempty"`
-}
-
 // History is a violation's life, oldest first.
-func (s *SQLite) History(ctx context.Context, fp string) ([]ViolationEvent, error) {
+func (s *SQLite) History(ctx context.Context, fp string) ([]affwatch.ViolationEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT at, scan_id, from_state, to_state, note FROM violation_events WHERE fingerprint = ? ORDER BY id`, fp)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ViolationEvent
+	var out []affwatch.ViolationEvent
 	for rows.Next() {
 		var (
-			e    ViolationEvent
+			e    affwatch.ViolationEvent
 			at   string
 			scan sql.NullInt64
 		)
@@ -75,51 +66,45 @@ func (s *SQLite) History(ctx context.Context, fp string) ([]ViolationEvent, erro
 // Suppress keeps a violation quiet on purpose: by whom, why, and until when (zero: until
 // lifted). It stays suppressed across scans until then.
 func (s *SQLite) Suppress(ctx context.Context, fp, by, reason string, until time.Time) (affwatch.Violation, error) {
-	if reason == "" || by == "" {
-		return affwatch.Violation{}, errors.New("a suppression needs a reason and who decided it")
-	}
-	return s.setState(ctx, fp, affwatch.StateSuppressed, fmt.Sprintf("suppressed by %s: %s", by, reason), func(v *affwatch.Violation) {
-		v.SuppressReason, v.SuppressedBy, v.SuppressUntil = reason, by, until
-	})
+	return s.Change(ctx, fp, affwatch.Change{To: affwatch.StateSuppressed, By: by, Reason: reason, Until: until})
 }
 
 // Acknowledge records that a manager knows of the violation and is acting on it.
 func (s *SQLite) Acknowledge(ctx context.Context, fp, by, note string) (affwatch.Violation, error) {
-	if by == "" {
-		return affwatch.Violation{}, errors.New("an acknowledgement needs who made it")
-	}
-	return s.setState(ctx, fp, affwatch.StateAcknowledged, fmt.Sprintf("acknowledged by %s: %s", by, note), nil)
+	return s.Change(ctx, fp, affwatch.Change{To: affwatch.StateAcknowledged, By: by, Reason: note})
 }
 
 // Reopen lifts a suppression or an acknowledgement by hand: the violation is open again.
 func (s *SQLite) Reopen(ctx context.Context, fp, by string) (affwatch.Violation, error) {
-	return s.setState(ctx, fp, affwatch.StateOpen, "reopened by "+by, func(v *affwatch.Violation) {
-		v.SuppressReason, v.SuppressedBy, v.SuppressUntil = "", "", time.Time{}
-	})
+	return s.Change(ctx, fp, affwatch.Change{To: affwatch.StateOpen, By: by})
 }
 
-func (s *SQLite) setState(ctx context.Context, fp string, to affwatch.State, note string, edit func(*affwatch.Violation)) (affwatch.Violation, error) {
-	v, err := s.Violation(ctx, fp)
+// Change applies a change made by hand (affwatch.Violation.Changed decides whether it may)
+// and records it in the violation's history. The violation is read, changed and written in
+// one transaction, which SQLite takes as a writer from the start (_txlock=immediate), so
+// two people changing one violation at once both land, one after the other.
+func (s *SQLite) Change(ctx context.Context, fp string, c affwatch.Change) (affwatch.Violation, error) {
+	found, err := s.Violation(ctx, fp) // the full fingerprint, from a unique prefix
 	if err != nil {
-		return v, err
-	}
-	if v.State == affwatch.StateResolved && to != affwatch.StateOpen {
-		return v, fmt.Errorf("violation %s is resolved: nothing to %s", v.Fingerprint[:12], map[affwatch.State]string{
-			affwatch.StateSuppressed: "suppress", affwatch.StateAcknowledged: "acknowledge"}[to])
-	}
-	from := v.State
-	v.State = to
-	if edit != nil {
-		edit(&v)
+		return found, err
 	}
 	now := s.Now()
+	var next affwatch.Violation
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if err := updateViolation(ctx, tx, v); err != nil {
+		cur, err := getViolation(ctx, tx, found.Fingerprint)
+		if err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, v.Fingerprint, 0, now, from, to, note)
+		var note string
+		if next, note, err = cur.Changed(c, now); err != nil {
+			return err
+		}
+		if err := updateViolation(ctx, tx, next); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, next.Fingerprint, 0, now, cur.State, next.State, note)
 	})
-	return v, err
+	return next, err
 }
 
 // LastFetch returns the validators (ETag, Last-Modified) and content hash of the last

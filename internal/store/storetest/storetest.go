@@ -1,0 +1,366 @@
+// Package storetest is the contract every affwatch store implementation passes: the life
+// of violations across scans, resolving only what was judged, unverified pages changing
+// nothing, idempotent ingest, the outbox's at-least-once delivery, locks, and changes by
+// hand that are never lost when two people make them at once.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/store"
+)
+
+// Store is what the contract exercises.
+type Store interface {
+	affwatch.Store
+	Violation(ctx context.Context, fp string) (affwatch.Violation, error)
+	History(ctx context.Context, fp string) ([]affwatch.ViolationEvent, error)
+	Change(ctx context.Context, fp string, c affwatch.Change) (affwatch.Violation, error)
+	Snapshot(ctx context.Context, sha string) ([]byte, error)
+	LastFetch(ctx context.Context, affiliateID, url string) (affwatch.Validators, error)
+	Enqueue(ctx context.Context, key string, e affwatch.Email) (bool, error)
+	DueMail(ctx context.Context, now time.Time, limit int) ([]affwatch.OutboxItem, error)
+	MarkSent(ctx context.Context, id int64, at time.Time) error
+	MarkFailed(ctx context.Context, id int64, reason string, next time.Time) error
+	Lock(ctx context.Context, name, owner string, ttl time.Duration) error
+	Unlock(ctx context.Context, name, owner string) error
+}
+
+// Harness opens stores of one implementation.
+type Harness struct {
+	// New makes a fresh, empty database and returns how to reach it.
+	New func(t *testing.T) (dsn string)
+	// Open opens a store on dsn with now as its clock; the test closes it.
+	Open func(t *testing.T, dsn string, now func() time.Time) Store
+}
+
+// clock is a test clock that several goroutines may read.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Run runs the contract on the implementation h opens.
+func Run(t *testing.T, h Harness) {
+	open := func(t *testing.T) (Store, *clock) {
+		c := &clock{t: time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)}
+		st := h.Open(t, h.New(t), c.now)
+		t.Cleanup(func() { st.Close() })
+		return st, c
+	}
+	t.Run("Lifecycle", func(t *testing.T) { st, c := open(t); lifecycle(t, st, c) })
+	t.Run("ResolveOnlyWhatWasJudged", func(t *testing.T) { st, _ := open(t); onlyJudged(t, st) })
+	t.Run("IdempotentIngest", func(t *testing.T) { st, _ := open(t); ingest(t, st) })
+	t.Run("OutboxAtLeastOnce", func(t *testing.T) { st, c := open(t); outbox(t, st, c) })
+	t.Run("Locks", func(t *testing.T) { st, c := open(t); locks(t, st, c) })
+	t.Run("HandChanges", func(t *testing.T) { st, c := open(t); handChanges(t, st, c) })
+	t.Run("ConcurrentHandChanges", func(t *testing.T) { concurrentChanges(t, h) })
+}
+
+var aff = affwatch.Affiliate{ID: "a", Program: "p"}
+
+const pageURL = "https://a.example/"
+
+func snapshot(status affwatch.FetchStatus) affwatch.Snapshot {
+	return affwatch.Snapshot{Page: affwatch.Page{URL: pageURL, FetchStatus: status, ContentSHA256: "abc",
+		Affiliate: affwatch.PageAffiliate{ID: "a"}}, HTML: []byte("<html>same bytes</html>"), ETag: `"e1"`}
+}
+
+func violation(rule string, sev affwatch.Severity, suppressed string) affwatch.Violation {
+	return affwatch.NewViolation(affwatch.Finding{RuleID: rule, Severity: sev, Message: "m", Suppressed: suppressed,
+		Evidence: affwatch.Evidence{Key: "page"}}, affwatch.SourcePolicy, aff, pageURL)
+}
+
+func state(t *testing.T, st Store, rule string) affwatch.State {
+	t.Helper()
+	got, err := st.Violations(context.Background(), affwatch.ViolationFilter{RuleID: rule})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%s: %d violations, err %v", rule, len(got), err)
+	}
+	return got[0].State
+}
+
+// lifecycle: new, open, unchanged by an unverified page, resolved when gone, reopened when
+// back; a finding a program exception covers is kept as suppressed and resolves like any.
+func lifecycle(t *testing.T, st Store, c *clock) {
+	ctx := context.Background()
+	v := violation("DISC-001", affwatch.SeverityHigh, "")
+	sup := violation("DISC-002", affwatch.SeverityLow, "agreed by legal")
+	steps := []struct {
+		name   string
+		status affwatch.FetchStatus
+		vs     []affwatch.Violation
+		want   affwatch.State
+		out    affwatch.PageOutcome
+	}{
+		{"first sighting", affwatch.FetchOK, []affwatch.Violation{v, sup}, affwatch.StateNew, affwatch.PageOutcome{New: 1, Suppressed: 1, Seen: 2}},
+		{"seen again", affwatch.FetchOK, []affwatch.Violation{v, sup}, affwatch.StateOpen, affwatch.PageOutcome{Seen: 2}},
+		{"unverified page", affwatch.FetchBotWall, nil, affwatch.StateOpen, affwatch.PageOutcome{}},
+		{"fixed", affwatch.FetchOK, nil, affwatch.StateResolved, affwatch.PageOutcome{Resolved: 2}},
+		{"back", affwatch.FetchOK, []affwatch.Violation{v}, affwatch.StateReopened, affwatch.PageOutcome{Reopened: 1, Seen: 1}},
+	}
+	for _, s := range steps {
+		scan, err := st.StartScan(ctx, affwatch.ScanKindCrawl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.add(24 * time.Hour)
+		out, err := st.SavePage(ctx, scan.ID, snapshot(s.status), s.vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != s.out {
+			t.Errorf("%s: outcome %+v, want %+v", s.name, out, s.out)
+		}
+		if got := state(t, st, "DISC-001"); got != s.want {
+			t.Errorf("%s: state %s, want %s", s.name, got, s.want)
+		}
+		if _, err := st.FinishScan(ctx, scan.ID, affwatch.ScanSucceeded, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := state(t, st, "DISC-002"); got != affwatch.StateResolved {
+		t.Errorf("the exception-suppressed violation: %s, want resolved", got)
+	}
+	html, err := st.Snapshot(ctx, "abc")
+	if err != nil || string(html) != "<html>same bytes</html>" {
+		t.Fatalf("snapshot: %q %v", html, err)
+	}
+	if val, err := st.LastFetch(ctx, "a", pageURL); err != nil || val.ETag != `"e1"` || val.ContentSHA256 != "abc" {
+		t.Errorf("last fetch: %+v %v", val, err)
+	}
+	hist, err := st.History(ctx, v.Fingerprint)
+	if err != nil || len(hist) != 4 || hist[0].To != affwatch.StateNew || hist[3].To != affwatch.StateReopened {
+		t.Errorf("history: %+v %v", hist, err)
+	}
+	scans, err := st.Scans(ctx, 10)
+	if err != nil || len(scans) != len(steps) || scans[0].Status != affwatch.ScanSucceeded {
+		t.Errorf("scans: %+v %v", scans, err)
+	}
+}
+
+// onlyJudged: a rule that failed on a page (not in Judged) resolves none of its violations.
+func onlyJudged(t *testing.T, st Store) {
+	ctx := context.Background()
+	snap := snapshot(affwatch.FetchOK)
+	s1, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if _, err := st.SavePage(ctx, s1.ID, snap, []affwatch.Violation{violation("DISC-001", affwatch.SeverityHigh, "")}); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	snap.Judged = []string{"DISC-002"} // DISC-001 failed on the page
+	if out, err := st.SavePage(ctx, s2.ID, snap, nil); err != nil || out.Resolved != 0 {
+		t.Fatalf("a rule that failed on the page resolved its violation: %+v %v", out, err)
+	}
+	snap.Judged = []string{}
+	s3, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if out, err := st.SavePage(ctx, s3.ID, snap, nil); err != nil || out.Resolved != 0 {
+		t.Fatalf("a page no rule judged resolved a violation: %+v %v", out, err)
+	}
+	snap.Judged = nil
+	s4, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if out, err := st.SavePage(ctx, s4.ID, snap, nil); err != nil || out.Resolved != 1 {
+		t.Fatalf("once judged again, the violation resolves: %+v %v", out, err)
+	}
+}
+
+// ingest: events already stored are not stored again.
+func ingest(t *testing.T, st Store) {
+	ctx := context.Background()
+	clicks := []affwatch.Click{{ClickID: "c1", TS: time.UnixMilli(1000), AffiliateID: "a", UserAgent: "Mozilla/5.0"},
+		{ClickID: "c2", TS: time.UnixMilli(2000), AffiliateID: "a", IP: "192.0.2.1"}}
+	convs := []affwatch.Conversion{{ConversionID: "v1", ClickID: "c1", TS: time.UnixMilli(3000), AffiliateID: "a", Amount: 10, Commission: 1}}
+	for i, want := range []int{2, 0} {
+		n, err := st.AddClicks(ctx, clicks)
+		if err != nil || n != want {
+			t.Fatalf("load %d: %d new clicks, want %d (%v)", i+1, n, want, err)
+		}
+		if n, err := st.AddConversions(ctx, convs); err != nil || n != 1-i {
+			t.Fatalf("load %d: %d new conversions (%v)", i+1, n, err)
+		}
+	}
+	var got []affwatch.Click
+	if err := st.EachClick(ctx, time.UnixMilli(0), func(c affwatch.Click) error { got = append(got, c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ClickID != "c1" || got[0].UserAgent != "Mozilla/5.0" || got[1].IP != "192.0.2.1" {
+		t.Fatalf("clicks: %+v", got)
+	}
+	var cs []affwatch.Conversion
+	if err := st.EachConversion(ctx, time.UnixMilli(2500), func(c affwatch.Conversion) error { cs = append(cs, c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Amount != 10 {
+		t.Fatalf("conversions since 2.5 s: %+v", cs)
+	}
+}
+
+// outbox: an email is queued once per key, due until sent, retried after a failure.
+func outbox(t *testing.T, st Store, c *clock) {
+	ctx := context.Background()
+	e := affwatch.Email{To: []string{"m@acme.example"}, Subject: "s", Text: "t"}
+	for i, want := range []bool{true, false} {
+		if added, err := st.Enqueue(ctx, "report:1:m", e); err != nil || added != want {
+			t.Fatalf("enqueue %d: added %v, want %v (%v)", i+1, added, want, err)
+		}
+	}
+	due, err := st.DueMail(ctx, c.now(), 10)
+	if err != nil || len(due) != 1 || due[0].Email.Subject != "s" {
+		t.Fatalf("due: %+v %v", due, err)
+	}
+	if err := st.MarkFailed(ctx, due[0].ID, "connection refused", c.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := st.DueMail(ctx, c.now(), 10); len(due) != 0 {
+		t.Fatalf("a failed email was due again before its retry: %+v", due)
+	}
+	again, _ := st.DueMail(ctx, c.now().Add(2*time.Minute), 10)
+	if len(again) != 1 || again[0].Attempts != 1 || again[0].LastError != "connection refused" {
+		t.Fatalf("after the backoff: %+v", again)
+	}
+	if err := st.MarkSent(ctx, again[0].ID, c.now()); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := st.DueMail(ctx, c.now().Add(time.Hour), 10); len(due) != 0 {
+		t.Fatalf("a sent email was due: %+v", due)
+	}
+}
+
+// locks: held by one owner, renewed by it, taken over once expired (to the millisecond).
+func locks(t *testing.T, st Store, c *clock) {
+	ctx := context.Background()
+	c.add(59*time.Second + 500*time.Millisecond)
+	if err := st.Lock(ctx, "job:scan", "a", 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Lock(ctx, "job:scan", "b", time.Minute); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("a held lock was taken: %v", err)
+	}
+	if err := st.Lock(ctx, "job:scan", "a", 500*time.Millisecond); err != nil {
+		t.Fatalf("the holder could not renew: %v", err)
+	}
+	c.add(time.Second) // the lock expired half a second ago
+	if err := st.Lock(ctx, "job:scan", "b", time.Minute); err != nil {
+		t.Fatalf("an expired lock was not taken over: %v", err)
+	}
+	if err := st.Unlock(ctx, "job:scan", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Lock(ctx, "job:scan", "a", time.Minute); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("another owner's unlock released the lock: %v", err)
+	}
+}
+
+// handChanges: the rules of Violation.Changed hold through the store, with the errors an
+// HTTP layer maps.
+func handChanges(t *testing.T, st Store, c *clock) {
+	ctx := context.Background()
+	v := violation("DISC-001", affwatch.SeverityHigh, "")
+	scan, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if _, err := st.SavePage(ctx, scan.ID, snapshot(affwatch.FetchOK), []affwatch.Violation{v}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		c    affwatch.Change
+		want error
+	}{
+		{"no reason", affwatch.Change{To: affwatch.StateSuppressed, By: "alice"}, affwatch.ErrInvalid},
+		{"expiry in the past", affwatch.Change{To: affwatch.StateSuppressed, By: "alice", Reason: "r", Until: c.now().Add(-time.Hour)}, affwatch.ErrInvalid},
+		{"reopen an open one", affwatch.Change{To: affwatch.StateOpen, By: "alice"}, affwatch.ErrConflict},
+		{"suppress", affwatch.Change{To: affwatch.StateSuppressed, By: "alice", Reason: "theme fix due", Until: c.now().Add(48 * time.Hour)}, nil},
+		{"acknowledge a suppressed one", affwatch.Change{To: affwatch.StateAcknowledged, By: "bob"}, affwatch.ErrConflict},
+		{"reopen", affwatch.Change{To: affwatch.StateOpen, By: "bob"}, nil},
+		{"acknowledge", affwatch.Change{To: affwatch.StateAcknowledged, By: "bob", Reason: "emailed"}, nil},
+	}
+	for _, s := range steps {
+		_, err := st.Change(ctx, v.Fingerprint[:10], s.c)
+		if (s.want == nil && err != nil) || (s.want != nil && !errors.Is(err, s.want)) {
+			t.Errorf("%s: %v, want %v", s.name, err, s.want)
+		}
+	}
+	if _, err := st.Change(ctx, "abcdef0123", affwatch.Change{To: affwatch.StateOpen, By: "x"}); !errors.Is(err, affwatch.ErrNotFound) {
+		t.Errorf("an unknown fingerprint: %v, want ErrNotFound", err)
+	}
+	hist, _ := st.History(ctx, v.Fingerprint)
+	if len(hist) != 4 || hist[1].To != affwatch.StateSuppressed || hist[3].To != affwatch.StateAcknowledged || hist[3].Note != "acknowledged by bob: emailed" {
+		t.Errorf("history: %+v", hist)
+	}
+}
+
+// concurrentChanges: two connections change one violation at once, many times; every change
+// either lands in the history or is refused, never silently overwritten: the history holds
+// exactly the changes that succeeded, and the violation's state is the last one's.
+func concurrentChanges(t *testing.T, h Harness) {
+	ctx := context.Background()
+	dsn := h.New(t)
+	c := &clock{t: time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)}
+	stores := []Store{h.Open(t, dsn, c.now), h.Open(t, dsn, c.now)}
+	for _, st := range stores {
+		t.Cleanup(func() { st.Close() })
+	}
+	v := violation("DISC-001", affwatch.SeverityHigh, "")
+	scan, _ := stores[0].StartScan(ctx, affwatch.ScanKindCrawl)
+	if _, err := stores[0].SavePage(ctx, scan.ID, snapshot(affwatch.FetchOK), []affwatch.Violation{v}); err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 25
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		ok int
+	)
+	for w, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				change := affwatch.Change{To: affwatch.StateSuppressed, By: fmt.Sprintf("user%d", w), Reason: fmt.Sprintf("round %d", i)}
+				if i%2 == 1 {
+					change = affwatch.Change{To: affwatch.StateOpen, By: fmt.Sprintf("user%d", w)}
+				}
+				_, err := st.Change(ctx, v.Fingerprint, change)
+				switch {
+				case err == nil:
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				case !errors.Is(err, affwatch.ErrConflict):
+					t.Errorf("user%d round %d: %v", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	hist, err := stores[0].History(ctx, v.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHand := hist[1:] // the first event is the scan's
+	if len(byHand) != ok {
+		t.Fatalf("%d changes succeeded but the history holds %d: an update was lost", ok, len(byHand))
+	}
+	for i := 1; i < len(byHand); i++ {
+		if byHand[i].From != byHand[i-1].To {
+			t.Fatalf("event %d moved from %s, but the one before left it %s: a change was made on a stale read", i, byHand[i].From, byHand[i-1].To)
+		}
+	}
+	cur, _ := stores[1].Violation(ctx, v.Fingerprint)
+	if ok == 0 || cur.State != byHand[len(byHand)-1].To {
+		t.Fatalf("%d changes; state %s, the history's last %+v", ok, cur.State, byHand[len(byHand)-1])
+	}
+}
