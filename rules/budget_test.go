@@ -11,23 +11,10 @@ import (
 	"time"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/testkit"
 	"github.com/affwatch/affwatch/policies"
 	"github.com/affwatch/affwatch/rules"
 )
-
-// expensiveRule passes `policy check` but builds a list of 200 million numbers: it grew a
-// scan past 15 GB before evaluations had a budget.
-const expensiveRule = `# METADATA
-# title: Expensive rule
-# custom:
-#   id: XX-901
-#   severity: low
-package affwatch.rules.x.expensive
-
-deny contains {"msg": "many numbers"} if {
-	count(numbers.range(1, 200000000)) > 0
-}
-`
 
 func loadWith(t *testing.T, extra fstest.MapFS, opt rules.Options) *rules.Engine {
 	t.Helper()
@@ -58,7 +45,7 @@ func ruleIDs(fs []affwatch.Finding) string {
 // Issue 11.2: a rule that runs past the page's time budget is named as failed on that
 // page, the other rules' findings stand, and the next page does not wait for it twice.
 func TestRulePastItsTimeBudgetIsNamedAndTheOthersStand(t *testing.T) {
-	e := loadWith(t, fstest.MapFS{"expensive.rego": {Data: []byte(expensiveRule)}}, rules.Options{EvalTimeout: 300 * time.Millisecond})
+	e := loadWith(t, fstest.MapFS{"expensive.rego": {Data: []byte(testkit.ExpensiveRule)}}, rules.Options{EvalTimeout: 300 * time.Millisecond})
 	for i := range 2 {
 		start := time.Now()
 		fs, err := e.Evaluate(context.Background(), undisclosedPage())
@@ -88,7 +75,7 @@ func TestRulePastItsTimeBudgetIsNamedAndTheOthersStand(t *testing.T) {
 // Issue 11.2: a stopped scan stops an evaluation in the middle: a signal is not held up
 // by a rule however long its budget.
 func TestEvaluationStopsWhenTheScanStops(t *testing.T) {
-	e := loadWith(t, fstest.MapFS{"expensive.rego": {Data: []byte(expensiveRule)}}, rules.Options{EvalTimeout: time.Minute})
+	e := loadWith(t, fstest.MapFS{"expensive.rego": {Data: []byte(testkit.ExpensiveRule)}}, rules.Options{EvalTimeout: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -111,7 +98,7 @@ func heapObjects() uint64 {
 // its time budget, and the rule at fault is named.
 func TestRulePastTheMemoryBudgetIsStopped(t *testing.T) {
 	limit := int64(heapObjects()) + 400<<20
-	e := loadWith(t, fstest.MapFS{"expensive.rego": {Data: []byte(expensiveRule)}},
+	e := loadWith(t, fstest.MapFS{"expensive.rego": {Data: []byte(testkit.ExpensiveRule)}},
 		rules.Options{EvalTimeout: time.Minute, EvalMemory: limit})
 	start := time.Now()
 	fs, err := e.Evaluate(context.Background(), undisclosedPage())

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/testkit"
 	"github.com/affwatch/affwatch/rules"
 )
 
@@ -127,20 +128,6 @@ affiliates: [{id: deals, program: acme, sites: [%q]}]
 	}
 }
 
-// expensiveRule passes `policy check` but builds a list of 200 million numbers: one such
-// rule grew a scan past 15 GB and made it deaf to SIGTERM.
-const expensiveRule = `# METADATA
-# title: Expensive rule
-# custom:
-#   id: XX-901
-#   severity: low
-package affwatch.rules.x.expensive
-
-deny contains {"msg": "many numbers"} if {
-	count(numbers.range(1, 200000000)) > 0
-}
-`
-
 // expensiveConfig is a one-page affiliate whose policies include expensiveRule, with the
 // given evaluation budget.
 func expensiveConfig(t *testing.T, url, timeout string) (cfgPath, dir string) {
@@ -149,7 +136,7 @@ func expensiveConfig(t *testing.T, url, timeout string) (cfgPath, dir string) {
 	if err := os.MkdirAll(filepath.Join(dir, "extra"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "extra", "expensive.rego"), []byte(expensiveRule), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "extra", "expensive.rego"), []byte(testkit.ExpensiveRule), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return writeConfig(t, dir, onePage(url, fmt.Sprintf("policies: {dirs: [extra], eval_timeout: %s}", timeout))), dir

@@ -110,3 +110,18 @@ func MaxRSS() float64 {
 	}
 	return 0
 }
+
+// ExpensiveRule is a rule that passes `policy check` but builds a list of 200 million
+// numbers when evaluated: before evaluations had a budget, one such rule grew a scan past
+// 15 GB and made it deaf to SIGTERM. Its id is XX-901.
+const ExpensiveRule = `# METADATA
+# title: Expensive rule
+# custom:
+#   id: XX-901
+#   severity: low
+package affwatch.rules.x.expensive
+
+deny contains {"msg": "many numbers"} if {
+	count(numbers.range(1, 200000000)) > 0
+}
+`
