@@ -104,3 +104,14 @@ type Validators struct {
 	ETag, LastModified string
 	ContentSHA256      string
 }
+
+// PageRecord is one stored look at a page: by which scan, the Page document as judged,
+// and what the store kept beside it (the validators the server sent, and the rules that
+// failed on it).
+type PageRecord struct {
+	ScanID       int64  `json:"scan_id"`
+	Page         Page   `json:"page"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	EvalErrors   string `json:"eval_errors,omitempty"`
+}
