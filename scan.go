@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -30,10 +32,25 @@ type Scanner struct {
 	Logger  *slog.Logger
 	// OnPage, when set, is called after each page is stored (for progress displays).
 	OnPage func(aff Affiliate, page *Page, out PageOutcome)
+	// PolicyProblems, when set, says what is wrong with the policies the Evaluator was
+	// built from (broken files left out): the scan still runs the other rules, and is
+	// recorded as partial with this reason.
+	PolicyProblems error
 }
 
-// Run scans the affiliates and returns the finished scan. An error means the scan could
-// not complete; the pages it had finished are kept all the same.
+// ErrScanPartial and ErrScanFailed are what Run returns (wrapped, with the reason) for a
+// scan recorded as partial (something could not be checked: pages not verified, rules
+// that failed, policies left out) or as failed (interrupted, an affiliate's crawl failed,
+// no page could be verified).
+var (
+	ErrScanPartial = errors.New("partial")
+	ErrScanFailed  = errors.New("failed")
+)
+
+// Run scans the affiliates and returns the finished scan. The scan is recorded as
+// succeeded, partial or failed, with the reason in its error text; for partial and failed
+// the same reason is returned, as an ErrScanPartial or ErrScanFailed. The pages a failed
+// scan had finished are kept all the same.
 func (s *Scanner) Run(ctx context.Context, affs []Affiliate) (Scan, error) {
 	log := s.Logger
 	if log == nil {
@@ -53,12 +70,16 @@ func (s *Scanner) Run(ctx context.Context, affs []Affiliate) (Scan, error) {
 	if workers <= 0 {
 		workers = 4
 	}
+	// The pages are checked through a watch that notes the rules that fail at run time.
+	watch := &ruleWatch{Evaluator: s.Evaluator, failed: map[string]bool{}}
+	run := *s
+	run.Evaluator = watch
 	var (
-		mu       sync.Mutex
-		errs     []error
-		unverify int
-		wg       sync.WaitGroup
-		next     = make(chan Affiliate)
+		mu              sync.Mutex
+		errs            []error
+		pages, unverify int
+		wg              sync.WaitGroup
+		next            = make(chan Affiliate)
 	)
 	for range workers {
 		wg.Add(1)
@@ -66,12 +87,13 @@ func (s *Scanner) Run(ctx context.Context, affs []Affiliate) (Scan, error) {
 			defer wg.Done()
 			for aff := range next {
 				err := s.Crawler.Crawl(ctx, aff, func(snap Snapshot) error {
-					verified, err := s.checkAndSave(ctx, scan.ID, aff, snap, log)
+					verified, err := run.checkAndSave(ctx, scan.ID, aff, snap, log)
+					mu.Lock()
+					pages++
 					if !verified {
-						mu.Lock()
 						unverify++
-						mu.Unlock()
 					}
+					mu.Unlock()
 					return err
 				})
 				if err != nil {
@@ -93,14 +115,32 @@ feed:
 	close(next)
 	wg.Wait()
 
+	seeds := 0
+	for _, a := range affs {
+		seeds += len(a.Sites)
+	}
+	// What could not be checked, for a partial scan's record.
+	var gaps []string
+	if unverify > 0 {
+		gaps = append(gaps, fmt.Sprintf("%d page(s) not verified", unverify))
+	}
+	if watch.pages > 0 {
+		gaps = append(gaps, fmt.Sprintf("rules failed on %d page(s): %s", watch.pages, strings.Join(slices.Sorted(maps.Keys(watch.failed)), ", ")))
+	}
+	if s.PolicyProblems != nil {
+		gaps = append(gaps, s.PolicyProblems.Error())
+	}
 	status, errText := ScanSucceeded, ""
 	switch {
 	case ctx.Err() != nil:
 		status, errText = ScanFailed, "interrupted: "+context.Cause(ctx).Error()
 	case len(errs) > 0:
 		status, errText = ScanFailed, errors.Join(errs...).Error()
-	case unverify > 0:
-		status = ScanPartial
+	case seeds > 0 && pages == unverify:
+		// Nothing was checked: the run did not do its work, whatever it resolved.
+		status, errText = ScanFailed, fmt.Sprintf("no page could be verified (%d page(s) not verified; scans show lists each page's fetch status)", unverify)
+	case len(gaps) > 0:
+		status, errText = ScanPartial, strings.Join(gaps, "; ")
 	}
 	// The scan record is finished even when the run's context is gone.
 	done, ferr := s.Store.FinishScan(context.WithoutCancel(ctx), scan.ID, status, errText)
@@ -109,10 +149,36 @@ feed:
 	}
 	log.Info("scan finished", "status", done.Status, "pages", done.Counts.Pages,
 		"new", done.Counts.New, "resolved", done.Counts.Resolved)
-	if status == ScanFailed {
-		return done, fmt.Errorf("scan %d: %s", done.ID, errText)
+	switch status {
+	case ScanFailed:
+		return done, fmt.Errorf("scan %d %w: %s", done.ID, ErrScanFailed, errText)
+	case ScanPartial:
+		return done, fmt.Errorf("scan %d %w: %s", done.ID, ErrScanPartial, errText)
 	}
 	return done, nil
+}
+
+// ruleWatch is an Evaluator that notes the rules that failed at run time, and on how many
+// pages.
+type ruleWatch struct {
+	Evaluator
+	mu     sync.Mutex
+	pages  int
+	failed map[string]bool
+}
+
+func (w *ruleWatch) Evaluate(ctx context.Context, page *Page) ([]Finding, error) {
+	fs, err := w.Evaluator.Evaluate(ctx, page)
+	var partial RulesFailed
+	if errors.As(err, &partial) {
+		w.mu.Lock()
+		w.pages++
+		for _, id := range partial.Failed() {
+			w.failed[id] = true
+		}
+		w.mu.Unlock()
+	}
+	return fs, err
 }
 
 // checkAndSave evaluates a verified page and stores it with its violations. It reports

@@ -53,7 +53,8 @@ func guardedDialer(allowPrivate bool) *net.Dialer {
 		}
 		ip, err := netip.ParseAddr(host)
 		if err != nil || Forbidden(ip) {
-			return fmt.Errorf("%w: %s", ErrForbiddenAddress, host)
+			return fmt.Errorf("%w: %s (partner URLs may not reach loopback or private addresses; for a local test site set crawl.allow_private_addresses: true)",
+				ErrForbiddenAddress, host)
 		}
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/internal/notify"
 	"github.com/affwatch/affwatch/internal/report"
+	"github.com/affwatch/affwatch/internal/schedule"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/policies"
 	"github.com/affwatch/affwatch/rules"
@@ -74,16 +75,17 @@ func openStore(ctx context.Context, cfg *Config) (*store.SQLite, error) {
 
 // configFlag adds --config to a flag set.
 func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "affwatch.yaml", "the configuration file")
+	return fs.String("config", "affwatch.yaml", "the configuration `FILE`")
 }
 
 func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("scan", stderr)
 	cfgPath := configFlag(fs)
-	failOn := fs.String("fail-on", "", "exit 1 when violations at or above this severity are found (default: the config's fail_on, else high)")
+	failOn := fs.String("fail-on", "", "exit 1 when violations at or above this severity `SEV` are found (default: the config's fail_on, else high)")
 	verbose := fs.Bool("v", false, "log every page")
-	prog := fs.String("progress", "auto", "show progress on stderr: auto (when it is a terminal), always or never")
-	if err := fs.Parse(args); err != nil {
+	prog := fs.String("progress", "auto", "show progress on stderr: `auto|always|never` (auto: when stderr is a terminal)")
+	wait := fs.Bool("wait", false, "when another scan on the database (or the daemon's) holds the scan lock, wait for it instead of exiting 4")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -100,66 +102,142 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		}
 	case "never":
 	default:
-		return exitError, fmt.Errorf("--progress %q: want auto, always or never", *prog)
+		return exitError, usageErrorf("--progress %q: want auto, always or never", *prog)
 	}
 	threshold := cfg.FailOnSeverity()
 	if *failOn != "" {
 		if threshold, err = affwatch.ParseSeverity(*failOn); err != nil {
-			return exitError, fmt.Errorf("--fail-on: %w", err)
+			return exitError, usageErrorf("--fail-on: %w", err)
 		}
+	}
+	log := logger(stderr, *verbose)
+	eng, problems, err := loadPolicies(ctx, cfg, log)
+	if err != nil {
+		return exitError, err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return exitError, err
 	}
 	defer st.Close()
+	ctx, release, err := lockScan(ctx, st, *wait, stderr)
+	if err != nil {
+		return exitFailed, failed(err)
+	}
+	defer release()
 	if pr != nil {
 		pr.start(500 * time.Millisecond)
 	}
-	scan, err := scanOnce(ctx, cfg, st, logger(stderr, *verbose), pr)
+	scan, err := scanWith(ctx, cfg, st, eng, problems, log, pr)
 	if pr != nil {
 		pr.finish()
 	}
 	if scan.ID == 0 {
-		return exitError, err
+		return exitFailed, failed(err)
 	}
-	worst, perr := printScanSummary(ctx, stdout, st, scan)
-	if err != nil {
-		return exitError, err
-	}
-	if perr != nil {
-		return exitError, perr
-	}
-	if worst >= threshold {
+	worst, perr := printScanSummary(context.WithoutCancel(ctx), stdout, st, scan)
+	switch {
+	case errors.Is(err, affwatch.ErrScanPartial):
+		return exitPartial, partial(err)
+	case err != nil:
+		return exitFailed, failed(err)
+	case perr != nil:
+		return exitFailed, failed(perr)
+	case worst >= threshold:
 		return exitViolations, nil
 	}
 	return exitOK, nil
 }
 
-// scanOnce runs one crawl-and-check scan with the configured parts.
-func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
-	if eng == nil {
-		return affwatch.Scan{}, err
+// scanLock is the store lock a scan holds; the daemon's scan job takes the same one.
+const scanLock = "job:scan"
+
+// lockTTL is how long the scan lock outlives a holder that stopped renewing it (a crash
+// on another host; a holder on this host that is gone is noticed at once), and lockPoll
+// how often --wait asks for it again.
+const (
+	lockTTL  = 2 * time.Minute
+	lockPoll = 500 * time.Millisecond
+)
+
+// lockScan takes the store's scan lock, so that two scans (commands or daemons) never run
+// on one database at once. A lock held by another is an error that says who holds it and
+// since when; with wait, lockScan waits its turn until ctx ends. The returned context ends
+// if the lock is lost; release unlocks.
+func lockScan(ctx context.Context, st *store.SQLite, wait bool, stderr io.Writer) (context.Context, func() error, error) {
+	owner := schedule.Owner("affwatch scan")
+	waiting := false
+	for {
+		lockCtx, release, err := schedule.Acquire(ctx, st, scanLock, owner, lockTTL)
+		if err == nil {
+			return lockCtx, release, nil
+		}
+		var held *store.LockedError
+		if !errors.As(err, &held) {
+			return nil, nil, fmt.Errorf("scan lock: %w", err)
+		}
+		if !wait {
+			return nil, nil, fmt.Errorf("another scan is running on this database: %s holds the scan lock (until %s unless it renews it); run again later, or with --wait to wait for it",
+				held.Owner, held.Expires.UTC().Format(time.RFC3339))
+		}
+		if !waiting {
+			fmt.Fprintf(stderr, "waiting for the scan lock, held by %s\n", held.Owner)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("interrupted while waiting for the scan lock held by %s: %w", held.Owner, context.Cause(ctx))
+		case <-time.After(lockPoll):
+		}
 	}
-	// Broken policy files are left out: the scan runs the other rules, and the command
-	// still fails so that someone looks.
-	var policyErr error
+}
+
+// loadPolicies loads the configured policies and checks the rule ids the config names
+// against them and the detectors'. A pack that cannot be compiled at all, or a config that
+// names an unknown rule, is an error; broken files left out are problems: the other
+// rules run, and the scan is partial.
+func loadPolicies(ctx context.Context, cfg *Config, log *slog.Logger) (eng *rules.Engine, problems, err error) {
+	eng, err = rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
+	if eng == nil {
+		return nil, nil, err
+	}
 	if err != nil {
 		log.Error("some policies were left out", "err", err)
 		var le *rules.LoadErrors
-		if errors.As(err, &le) {
-			policyErr = fmt.Errorf("the scan ran without these broken policy files (problems logged above): %s", strings.Join(le.Dropped, ", "))
-		} else {
-			policyErr = err
+		if errors.As(err, &le) && len(le.Dropped) > 0 {
+			return eng, fmt.Errorf("broken policy files left out: %s (problems logged)", strings.Join(le.Dropped, ", ")), nil
 		}
+		// The ids of the rules in broken files are unknown: the names the config gives are
+		// not checked against the rest, which would blame the config for the broken file.
+		return eng, err, nil
 	}
-	scan, err := scanWith(ctx, cfg, st, eng, log, pr)
-	return scan, errors.Join(err, policyErr)
+	return eng, nil, cfg.checkRuleIDs(knownRule(eng))
 }
 
-// scanWith runs one scan with the given policies (an engine, or the daemon's reloader).
-func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
+// knownRule says whether a rule id is a policy's (of eng) or a detector's.
+func knownRule(eng *rules.Engine) func(string) bool {
+	ids := map[string]bool{}
+	for _, r := range eng.Rules() {
+		ids[r.ID] = true
+	}
+	for _, r := range detectors.Rules() {
+		ids[r.ID] = true
+	}
+	return func(id string) bool { return ids[id] }
+}
+
+// scanOnce runs one crawl-and-check scan with the configured parts.
+func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
+	eng, problems, err := loadPolicies(ctx, cfg, log)
+	if err != nil {
+		return affwatch.Scan{}, err
+	}
+	return scanWith(ctx, cfg, st, eng, problems, log, pr)
+}
+
+// scanWith runs one scan with the given policies (an engine, or the daemon's reloader);
+// problems says what is wrong with them (files left out), recorded on a partial scan.
+func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, problems error, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
@@ -169,7 +247,8 @@ func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch
 	if pr != nil {
 		cr.OnProgress = pr.update
 	}
-	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eval, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan")}
+	sc := &affwatch.Scanner{Crawler: cr, Evaluator: eval, Store: st, Workers: cfg.Crawl.Workers, Logger: log.With("component", "scan"),
+		PolicyProblems: problems}
 	return sc.Run(ctx, cfg.Affiliates)
 }
 
@@ -244,17 +323,17 @@ func oneLine(s string, n int) string {
 
 func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "clicks" && args[0] != "conversions") {
-		return errors.New("usage: affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE...")
+		return groupUsage("ingest", args, stdout)
 	}
 	kind := args[0]
-	fs := newFlags("ingest "+kind, stderr)
+	fs := newFlags("ingest clicks|conversions", stderr)
 	cfgPath := configFlag(fs)
-	rejects := fs.String("rejects", "", "append rejected rows (file, line, reason) to this CSV file (default: <kind>-rejects.csv beside the config, written only when a row is rejected)")
-	if err := fs.Parse(args[1:]); err != nil {
+	rejects := fs.String("rejects", "", "append rejected rows (file, line, reason) to this CSV `FILE` (default: <kind>-rejects.csv beside the config, written only when a row is rejected)")
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("name at least one file to ingest")
+		return usageErrorf("name at least one file to ingest")
 	}
 	cfg, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
@@ -349,8 +428,8 @@ func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
 func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("detect", stderr)
 	cfgPath := configFlag(fs)
-	end := fs.String("end", "", "end of the window to judge (RFC 3339; default now)")
-	if err := fs.Parse(args); err != nil {
+	end := fs.String("end", "", "end of the window to judge, a `TIME` (RFC 3339; default now)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -360,7 +439,7 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	at := time.Now()
 	if *end != "" {
 		if at, err = detectors.ParseTime(*end); err != nil {
-			return fmt.Errorf("--end: %w", err)
+			return usageErrorf("--end: %w", err)
 		}
 	}
 	st, err := openStore(ctx, cfg)
@@ -370,7 +449,7 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	scan, err := detectOnce(ctx, cfg, st, at)
 	if err != nil {
-		return err
+		return failed(err)
 	}
 	fmt.Fprintf(stdout, "detection #%d %s: %d new, %d reopened, %d resolved\n", scan.ID, scan.Status, scan.Counts.New,
 		scan.Counts.Reopened, scan.Counts.Resolved)
@@ -404,11 +483,11 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", stderr)
 	cfgPath := configFlag(fs)
-	out := fs.String("out", "", "directory to write the reports to (default: the config's report.out_dir, else ./reports)")
-	manager := fs.String("manager", "", "only this manager's report")
-	since := fs.String("since", "24h", "what counts as new and as resolved: changes within this long")
+	out := fs.String("out", "", "`DIR` to write the reports to (default: the config's report.out_dir, else ./reports)")
+	manager := fs.String("manager", "", "only the report of the manager with this `EMAIL`")
+	since := fs.String("since", "24h", "what counts as new and as resolved: changes within this `DURATION` (24h, 7d)")
 	send := fs.Bool("send", false, "also email each manager their report through the configured SMTP server (via the outbox)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -417,7 +496,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	d, err := parseDuration(*since)
 	if err != nil {
-		return fmt.Errorf("--since: %w", err)
+		return usageErrorf("--since: %w", err)
 	}
 	dir := *out
 	if dir == "" {
@@ -584,8 +663,8 @@ func sendReports(ctx context.Context, cfg *Config, st *store.SQLite, set reportS
 		return err
 	}
 	if res.Failed > 0 {
-		return fmt.Errorf("%d email(s) not delivered, kept in the outbox and retried by the next `affwatch report --send` or the daemon:\n  %w",
-			res.Failed, errors.Join(res.Errors...))
+		return partial(fmt.Errorf("%d email(s) not delivered, kept in the outbox and retried by the next `affwatch report --send` or the daemon:\n  %w",
+			res.Failed, errors.Join(res.Errors...)))
 	}
 	return nil
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +41,10 @@ type Config struct {
 
 	// dir is the directory of the config file: relative paths in it are relative to it.
 	dir string
+	// file is the config file's path and root its YAML tree, for errors found after
+	// loading (rule ids are known once the policies are).
+	file string
+	root *yaml.Node
 }
 
 // StoreConfig says where violations and events are kept.
@@ -146,7 +153,8 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		// A TypeError lets the decoder go on and report the other problems too.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -174,27 +182,40 @@ var ErrConfig = errors.New("config")
 // the line and the key.
 func LoadConfig(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s does not exist (affwatch init %s writes a commented starter file, or name one with --config)", ErrConfig, path, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	cfg, err := ParseConfig(raw, filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+		return nil, configError(path, err)
 	}
+	cfg.file = path
 	return cfg, nil
+}
+
+// configError is a config file's problems: one on the line, several one per line below.
+func configError(path string, err error) error {
+	msg := err.Error()
+	if n := strings.Count(msg, "\n") + 1; n > 1 {
+		msg = fmt.Sprintf("%d problems:\n  %s", n, strings.ReplaceAll(msg, "\n", "\n  "))
+	}
+	return fmt.Errorf("%w: %s: %s", ErrConfig, path, msg)
 }
 
 // ParseConfig reads a config from bytes; dir resolves relative paths.
 func ParseConfig(raw []byte, dir string) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, yamlError(err)
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	cfg := &Config{dir: dir}
+	cfg := &Config{dir: dir, root: &root}
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(err)
+		return nil, yamlError(err, &root)
 	}
 	if err := cfg.validate(&root); err != nil {
 		return nil, err
@@ -202,21 +223,162 @@ func ParseConfig(raw []byte, dir string) (*Config, error) {
 	return cfg, nil
 }
 
-// yamlError rewords yaml's messages for people: secrets are named as such.
-func yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
-	if strings.Contains(msg, "field password not found") {
-		msg += " (secrets are not kept in the config file: set password_env to the name of an environment variable)"
+var (
+	yamlLine      = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlUnknown   = regexp.MustCompile(`^(?:field|unknown key) (\S+) not found in type \S+$`)
+	yamlWrongType = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+	quoted        = regexp.MustCompile(`"([^"]+)"`)
+)
+
+// yamlError rewords yaml's messages for people: each names the line and the key, says
+// what was wanted in words rather than Go types, and secrets are named as such.
+func yamlError(err error, root *yaml.Node) error {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	msg = strings.ReplaceAll(msg, "field ", "unknown key ")
-	msg = strings.ReplaceAll(msg, " not found in type main.", " in ")
-	msg = strings.ReplaceAll(msg, " not found in type affwatch.", " in ")
-	return errors.New(msg)
+	var errs []error
+	for _, msg := range msgs {
+		errs = append(errs, errors.New(yamlMessage(msg, root)))
+	}
+	return errors.Join(errs...)
+}
+
+func yamlMessage(msg string, root *yaml.Node) string {
+	nodes := walk(root)
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		// An error of a value's own parser (a severity, say) has no line: find the value.
+		if q := quoted.FindStringSubmatch(msg); q != nil {
+			for _, n := range nodes {
+				if n.val.Kind == yaml.ScalarNode && n.val.Value == q[1] {
+					return fmt.Sprintf("line %d: %s: %s", n.val.Line, keyName(n.path...), msg)
+				}
+			}
+		}
+		return msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	text := m[2]
+	if u := yamlUnknown.FindStringSubmatch(text); u != nil {
+		where := ""
+		for _, n := range nodes {
+			if n.key != nil && n.key.Line == line && n.key.Value == u[1] && len(n.path) > 1 {
+				where = keyName(n.path[:len(n.path)-1]...) + ": "
+				break
+			}
+		}
+		text = where + "unknown key " + u[1]
+		if u[1] == "password" {
+			text += " (secrets are not kept in the config file: set password_env to the name of an environment variable)"
+		}
+		return fmt.Sprintf("line %d: %s", line, text)
+	}
+	if w := yamlWrongType.FindStringSubmatch(text); w != nil {
+		tag, value, goType := w[1], strings.TrimSuffix(w[2], "..."), w[3]
+		var at *node
+		for i, n := range nodes {
+			if n.val.Line != line || len(n.path) == 0 {
+				continue
+			}
+			kindOK := (tag == "seq") == (n.val.Kind == yaml.SequenceNode) && (tag == "map") == (n.val.Kind == yaml.MappingNode)
+			if kindOK && strings.HasPrefix(n.val.Value, value) {
+				at = &nodes[i]
+			}
+		}
+		want := wanted(goType)
+		got := map[string]string{"seq": "a list", "map": "a mapping"}[tag]
+		if got == "" {
+			got = strconv.Quote(value)
+			if at != nil {
+				got = strconv.Quote(at.val.Value)
+			}
+		}
+		text = fmt.Sprintf("%s is not %s", got, want)
+		if strings.HasPrefix(want, "a list") || strings.HasPrefix(want, "a mapping") {
+			text = fmt.Sprintf("want %s, not %s", want, got)
+		}
+		if at != nil {
+			text = keyName(at.path...) + ": " + text
+		}
+		return fmt.Sprintf("line %d: %s", line, text)
+	}
+	// A value's own parser (a duration) named the line: add the key, preferring the value
+	// the message quotes when the line holds several.
+	var at *node
+	for i, n := range nodes {
+		if n.val.Line != line || n.val.Kind != yaml.ScalarNode || len(n.path) == 0 {
+			continue
+		}
+		if at == nil || strings.Contains(text, strconv.Quote(n.val.Value)) {
+			at = &nodes[i]
+		}
+	}
+	if at != nil {
+		return fmt.Sprintf("line %d: %s: %s", line, keyName(at.path...), text)
+	}
+	return msg
+}
+
+// wanted says in words what a Go type holds.
+func wanted(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		return "a mapping (key: value)"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	}
+	return "text"
+}
+
+// node is one value in the config's YAML tree with its key path (strings for mapping keys,
+// ints for list items).
+type node struct {
+	path     []any
+	key, val *yaml.Node
+}
+
+// walk lists every value of the tree, parents before children.
+func walk(root *yaml.Node) []node {
+	var out []node
+	var visit func(path []any, key, n *yaml.Node)
+	visit = func(path []any, key, n *yaml.Node) {
+		out = append(out, node{path: path, key: key, val: n})
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				visit(path, nil, c)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				visit(append(slices.Clip(path), n.Content[i].Value), n.Content[i], n.Content[i+1])
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				visit(append(slices.Clip(path), i), nil, c)
+			}
+		}
+	}
+	if root != nil {
+		visit(nil, nil, root)
+	}
+	return out
 }
 
 // lineOf finds the line of a key path (strings for mapping keys, ints for list items).
 func lineOf(root *yaml.Node, path ...any) int {
+	if root == nil {
+		return 0
+	}
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -276,6 +438,10 @@ func (c *Config) validate(root *yaml.Node) error {
 	} else if _, err := affwatch.ParseSeverity(c.FailOn); err != nil {
 		bad(err.Error(), "fail_on")
 	}
+	affIDs := map[string]bool{}
+	for _, a := range c.Affiliates {
+		affIDs[a.ID] = true
+	}
 	progs := map[string]bool{}
 	for i, p := range c.Programs {
 		switch {
@@ -293,6 +459,14 @@ func (c *Config) validate(root *yaml.Node) error {
 		for j, ex := range p.Exceptions {
 			if ex.Rule == "" {
 				bad("an exception needs a rule id (or *)", "programs", i, "exceptions", j)
+			}
+			if ex.Affiliate != "" && !affIDs[ex.Affiliate] {
+				bad(fmt.Sprintf("unknown affiliate %q", ex.Affiliate), "programs", i, "exceptions", j, "affiliate")
+			}
+			if g := ex.URLGlob; g != "" && (strings.ContainsAny(g, " \t\n") ||
+				!(strings.HasPrefix(g, "http://") || strings.HasPrefix(g, "https://") || strings.HasPrefix(g, "*"))) {
+				bad(fmt.Sprintf("%q would never match: a url_glob is matched against the whole page URL, so it starts with http://, https:// or * (and * is any run of characters)", g),
+					"programs", i, "exceptions", j, "url_glob")
 			}
 			if ex.Expires != "" {
 				if _, err := time.Parse("2006-01-02", ex.Expires); err != nil {
@@ -387,6 +561,38 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkRuleIDs reports program settings that name a rule no policy and no detector has
+// (known says which ids exist): such a typo would silently disable, override or except
+// nothing. It is a config error naming the file, the line and the key.
+func (c *Config) checkRuleIDs(known func(id string) bool) error {
+	var errs []error
+	bad := func(id string, path ...any) {
+		errs = append(errs, fmt.Errorf("line %d: %s: unknown rule %q (no policy or detector has this id; affwatch policy docs lists the policy rules)",
+			lineOf(c.root, path...), keyName(path...), id))
+	}
+	for i, p := range c.Programs {
+		for j, id := range p.DisabledRules {
+			if !known(id) {
+				bad(id, "programs", i, "disabled_rules", j)
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(p.SeverityOverrides)) {
+			if !known(id) {
+				bad(id, "programs", i, "severity_overrides", id)
+			}
+		}
+		for j, ex := range p.Exceptions {
+			if ex.Rule != "" && ex.Rule != "*" && !known(ex.Rule) {
+				bad(ex.Rule, "programs", i, "exceptions", j, "rule")
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return configError(c.file, errors.Join(errs...))
 }
 
 // path resolves a path from the config against the config file's directory.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/affwatch/affwatch/detectors"
@@ -17,15 +18,19 @@ import (
 //go:embed starter.yaml
 var starterConfig []byte
 
-func cmdInit(args []string, stdout io.Writer) error {
-	fs := newFlags("init", io.Discard)
+func cmdInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("init", stderr)
 	force := fs.Bool("force", false, "overwrite an existing file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	name := "affwatch.yaml"
-	if fs.NArg() > 0 {
+	switch fs.NArg() {
+	case 0:
+	case 1:
 		name = fs.Arg(0)
+	default:
+		return usageErrorf("init writes one file; %s is one too many", strings.Join(fs.Args()[1:], " "))
 	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if *force {
@@ -83,9 +88,9 @@ affiliates:
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
-	dir := fs.String("dir", "", "directory for the demo's config, database and reports (default: a new temporary directory)")
+	dir := fs.String("dir", "", "`DIR` for the demo's config, database and reports (default: a new temporary directory)")
 	verbose := fs.Bool("v", false, "log every page")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {

@@ -19,17 +19,17 @@ import (
 // fraud, for measuring the detectors.
 func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "generate" {
-		return errors.New("usage: affwatch events generate [--seed N] [--out DIR] [--affiliates N] [--fraud-per-pattern N] [--days N] [--clicks-per-day N] [--end TIME]")
+		return groupUsage("events", args, stdout)
 	}
 	fs := newFlags("events generate", stderr)
-	seed := fs.Int64("seed", 1, "random seed: the same seed writes the same data")
-	out := fs.String("out", "events", "directory to write clicks.csv.gz, conversions.csv.gz and labels.csv to")
-	affiliates := fs.Int("affiliates", 300, "affiliates in the program")
-	fraud := fs.Int("fraud-per-pattern", 10, "fraudulent affiliates per pattern")
-	days := fs.Int("days", 35, "days of traffic")
-	perDay := fs.Float64("clicks-per-day", 120, "the median affiliate's daily clicks")
-	end := fs.String("end", "", "end of the traffic (RFC 3339; default the start of today, UTC)")
-	if err := fs.Parse(args[1:]); err != nil {
+	seed := fs.Int64("seed", 1, "random seed `N`: the same seed writes the same data")
+	out := fs.String("out", "events", "`DIR` to write clicks.csv.gz, conversions.csv.gz and labels.csv to")
+	affiliates := fs.Int("affiliates", 300, "`N` affiliates in the program")
+	fraud := fs.Int("fraud-per-pattern", 10, "`N` fraudulent affiliates per pattern")
+	days := fs.Int("days", 35, "`N` days of traffic")
+	perDay := fs.Float64("clicks-per-day", 120, "`N`, the median affiliate's daily clicks")
+	end := fs.String("end", "", "end of the traffic, a `TIME` (RFC 3339; default the start of today, UTC)")
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	opt := detectors.GenOptions{Seed: *seed, Affiliates: *affiliates, FraudPerPattern: *fraud, Days: *days, ClicksPerDay: *perDay,

@@ -12,15 +12,25 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
-// Exit codes: 0 all is well, 1 violations at or above --fail-on were found, 2 the
-// command could not do its work (bad config, bad usage, unreachable store...).
+// Exit codes say what happened, the same way for every command (README, "Exit codes").
 const (
-	exitOK         = 0
+	exitOK = 0
+	// exitViolations: a command used as a gate found what it gates on (violations at or
+	// above --fail-on, a failing policy test, unformatted files...).
 	exitViolations = 1
-	exitError      = 2
+	// exitError: bad usage or configuration; nothing was done.
+	exitError = 2
+	// exitPartial: done, but something could not be checked (pages not verified, rules
+	// that failed, broken policy files left out); the scan is recorded as partial.
+	exitPartial = 3
+	// exitFailed: the work failed or did not happen (interrupted, the store lock is held by
+	// another run, no page could be verified); the scan is recorded as failed.
+	exitFailed = 4
 )
 
 func main() {
@@ -30,102 +40,324 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `affwatch: affiliate compliance and fraud scanning
+// command is one affwatch command as people call it. `affwatch help`, each command's -h
+// and the README's CLI reference (checked by a test) are made from this list and the flag
+// set each command parses its arguments with, so they cannot disagree.
+type command struct {
+	name    string // the words that call it: "scan", "policy eval", "ingest clicks|conversions"
+	args    string // its positional arguments, as a synopsis writes them
+	summary string
+}
 
-Usage:
-  affwatch demo [--dir DIR]                      scan the built-in fixture sites end to end
-  affwatch init [--force] [FILE]                 write a commented starter affwatch.yaml
-  affwatch scan [--config FILE] [--fail-on SEV] [--progress auto|always|never]
-                                                 crawl partner pages and check the policies
-  affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE...
-                                                 load click or conversion logs (CSV, JSONL, .gz)
-  affwatch detect [--config FILE] [--end TIME]   run the fraud detectors over the event logs
-  affwatch events generate [--seed N] [--out DIR] [--affiliates N] [--days N]
-                                                 synthetic logs with known fraud and their labels
-  affwatch report [--config FILE] [--out DIR] [--manager EMAIL] [--since DURATION] [--send]
-                                                 write the managers' reports (HTML, text, CSV, JSON); --send emails them
-  affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--rule ID] [--severity SEV]
-                           [--since DURATION] [--source policy|detector] [--format table|json|csv]
-  affwatch policy test [--run REGEX] [--coverage [--threshold N]] [--format pretty|json]
-                                                 run the Rego unit tests of the policies
-  affwatch policy check                          compile, schema-check and lint the policies
-  affwatch policy fmt [--write] [DIR...]         opa fmt the policy directories
-  affwatch policy eval --program ID (--url URL | --file F.html | --input F.json) [--explain] [--dump-input F]
-                                                 check one page and show the findings
-  affwatch policy docs                           the rule catalogue as Markdown
-  affwatch policy diff --against last-scan       what the policies on disk would change
-  affwatch violations show|suppress|ack|reopen FINGERPRINT [--by WHO] [--reason R] [--until DATE] [--note N]
-  affwatch scans list|show [ID] [--config FILE] [--format table|json]
-                                                 run history: timings, pages, errors, violations new/resolved
-  affwatch outbox [--config FILE] [--pending]    emails queued, delivered and waiting for a retry
-  affwatch serve [--config FILE] [--health ADDR] the daemon: scheduled scan, detect and report
-  affwatch version
+var commands = []command{
+	{"demo", "", "scan the built-in fixture partner sites end to end (no setup)"},
+	{"init", "[FILE]", "write a commented starter affwatch.yaml (or FILE)"},
+	{"scan", "", "crawl every affiliate's sites, check the policies, store and print the violations"},
+	{"ingest clicks|conversions", "FILE...", "load click or conversion logs (CSV with header or JSON Lines, gzip accepted)"},
+	{"detect", "", "run the fraud detectors over the event logs"},
+	{"events generate", "", "write synthetic click and conversion logs with known fraud, and their labels"},
+	{"report", "", "write the managers' reports (HTML, text, CSV, JSON); --send emails them"},
+	{"violations list", "", "list stored violations"},
+	{"violations show", "FINGERPRINT", "one violation with its evidence and its whole history"},
+	{"violations suppress", "FINGERPRINT", "keep a violation quiet on purpose, until a date or until lifted"},
+	{"violations ack", "FINGERPRINT", "record that the manager knows and is acting on it"},
+	{"violations reopen", "FINGERPRINT", "lift a suppression or an acknowledgement"},
+	{"scans list", "", "run history: status, timings, pages, errors, violations new/resolved"},
+	{"scans show", "ID", "one run"},
+	{"outbox", "", "emails queued, delivered and waiting for a retry"},
+	{"serve", "", "the daemon: scheduled scan, detect and report, email retries, health endpoint"},
+	{"policy test", "", "run the Rego unit tests of the policies"},
+	{"policy check", "", "compile with the schemas, lint METADATA, list unformatted files"},
+	{"policy fmt", "[DIR...]", "list the policy files opa fmt would change (exit 1 if any); --write rewrites them"},
+	{"policy eval", "", "check one page and show every finding with its evidence"},
+	{"policy docs", "", "the rule catalogue as Markdown"},
+	{"policy diff", "", "what the policies on disk would change in the last scan's violations"},
+	{"version", "", "print the version"},
+	{"help", "[COMMAND]", "describe every command, or one"},
+}
 
-Every command that needs one takes --config (default affwatch.yaml).
-Exit codes: 0 ok, 1 violations at or above --fail-on found, 2 error.
-`
+// dispatch runs one command. Commands report usage errors with usageErrorf and failures
+// with an exit code with failed or partial; any other error is exit 2.
+func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.Writer) (int, error) {
+	switch cmd {
+	case "demo":
+		return exitOK, cmdDemo(ctx, rest, stdout, stderr)
+	case "init":
+		return exitOK, cmdInit(rest, stdout, stderr)
+	case "scan":
+		return cmdScan(ctx, rest, stdout, stderr)
+	case "ingest":
+		return exitOK, cmdIngest(ctx, rest, stdout, stderr)
+	case "detect":
+		return exitOK, cmdDetect(ctx, rest, stdout, stderr)
+	case "events":
+		return exitOK, cmdEvents(ctx, rest, stdout, stderr)
+	case "serve":
+		return exitOK, cmdServe(ctx, rest, stdout, stderr)
+	case "scans":
+		return exitOK, cmdScans(ctx, rest, stdout, stderr)
+	case "outbox":
+		return exitOK, cmdOutbox(ctx, rest, stdout, stderr)
+	case "report":
+		return exitOK, cmdReport(ctx, rest, stdout, stderr)
+	case "violations":
+		return exitOK, cmdViolations(ctx, rest, stdout, stderr)
+	case "policy":
+		return cmdPolicy(ctx, rest, stdout, stderr)
+	case "version":
+		fs := newFlags("version", stderr)
+		if err := parseFlags(fs, rest); err != nil {
+			return exitError, err
+		}
+		fmt.Fprintln(stdout, "affwatch", version)
+		return exitOK, nil
+	case "help":
+		return exitOK, cmdHelp(rest, stdout, stderr)
+	}
+	return exitError, usageErrorf("unknown command %q (affwatch help lists them)", cmd)
+}
 
 // run is the whole program, testable: it parses args, runs one command and returns the
 // exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return exitError
-		}
-		return exitOK
+	if len(args) == 0 {
+		fmt.Fprint(stderr, overview())
+		return exitError
+	}
+	if args[0] == "-h" || args[0] == "--help" {
+		args = []string{"help"}
 	}
 	cmd, rest := args[0], args[1:]
-	var err error
-	code := exitOK
-	switch cmd {
-	case "demo":
-		err = cmdDemo(ctx, rest, stdout, stderr)
-	case "init":
-		err = cmdInit(rest, stdout)
-	case "scan":
-		code, err = cmdScan(ctx, rest, stdout, stderr)
-	case "ingest":
-		err = cmdIngest(ctx, rest, stdout, stderr)
-	case "detect":
-		err = cmdDetect(ctx, rest, stdout, stderr)
-	case "events":
-		err = cmdEvents(ctx, rest, stdout, stderr)
-	case "serve":
-		err = cmdServe(ctx, rest, stdout, stderr)
-	case "scans":
-		err = cmdScans(ctx, rest, stdout, stderr)
-	case "outbox":
-		err = cmdOutbox(ctx, rest, stdout, stderr)
-	case "report":
-		err = cmdReport(ctx, rest, stdout, stderr)
-	case "violations":
-		err = cmdViolations(ctx, rest, stdout, stderr)
-	case "policy":
-		code, err = cmdPolicy(ctx, rest, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "affwatch", version)
-	default:
-		fmt.Fprintf(stderr, "affwatch: unknown command %q\n\n%s", cmd, usage)
-		return exitError
+	out := &cmdOutput{Writer: stderr}
+	code, err := dispatch(ctx, cmd, rest, stdout, out)
+	if err == nil {
+		return code
 	}
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "affwatch %s: %v\n", cmd, err)
-		}
-		return exitError
+	if errors.Is(err, flag.ErrHelp) && out.fs != nil {
+		fmt.Fprint(stdout, commandHelp(out.fs))
+		return exitOK
 	}
-	return code
+	fmt.Fprintf(stderr, "affwatch %s: %v\n", cmd, err)
+	var ue usageError
+	if errors.As(err, &ue) && out.fs != nil {
+		name := strings.TrimPrefix(out.fs.Name(), "affwatch ")
+		fmt.Fprintf(stderr, "usage: %s\n(affwatch help %s describes the flags)\n", synopsis(out.fs), strings.Split(name, "|")[0])
+	}
+	var ee exitErr
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitError
 }
 
-const version = "0.1.0-dev"
+// cmdHelp is `affwatch help [COMMAND]`.
+func cmdHelp(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("help", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprint(stdout, overview())
+		return nil
+	}
+	want := strings.Join(fs.Args(), " ")
+	var found []command
+	for _, c := range commands {
+		if c.name == want || strings.HasPrefix(c.name, want+" ") || strings.HasPrefix(c.name, want+"|") {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 0 {
+		return usageErrorf("no command %q (affwatch help lists them)", want)
+	}
+	for i, c := range found {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprint(stdout, commandHelp(flagSetOf(c)))
+	}
+	return nil
+}
 
-// newFlags makes a flag set that reports to stderr and never exits.
+// overview is `affwatch help`: every command's synopsis and what it does.
+func overview() string {
+	var b strings.Builder
+	b.WriteString("affwatch: affiliate compliance and fraud scanning\n\nUsage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %s\n      %s\n", synopsis(flagSetOf(c)), c.summary)
+	}
+	b.WriteString(`
+affwatch help COMMAND (or affwatch COMMAND -h) describes a command's flags.
+Exit codes: 0 ok; 1 found what a gate looks for (violations at or above --fail-on, a
+failing policy test, unformatted files); 2 usage or configuration error; 3 partial: done,
+but something could not be checked; 4 failed or interrupted.
+`)
+	return b.String()
+}
+
+// groupUsage answers a command group (policy, violations, scans, events, ingest) called
+// without a known subcommand: the synopses of its commands, on stdout when help was asked
+// for, else as a usage error.
+func groupUsage(group string, args []string, stdout io.Writer) error {
+	var b strings.Builder
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, group+" ") {
+			fmt.Fprintf(&b, "  %s\n      %s\n", synopsis(flagSetOf(c)), c.summary)
+		}
+	}
+	switch {
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprint(stdout, "usage:\n"+b.String())
+		return nil
+	case len(args) == 0:
+		return usageErrorf("%s needs a subcommand:\n%s", group, strings.TrimRight(b.String(), "\n"))
+	}
+	return usageErrorf("unknown %s subcommand %q; they are:\n%s", group, args[0], strings.TrimRight(b.String(), "\n"))
+}
+
+// cmdOutput is the standard error a command writes to. It keeps the flag set the command
+// made (newFlags), for help and usage messages.
+type cmdOutput struct {
+	io.Writer
+	fs *flag.FlagSet
+}
+
+// flagSetOf is the flag set a command parses its arguments with: the command is asked for
+// its help, which it answers before doing anything.
+func flagSetOf(c command) *flag.FlagSet {
+	var args []string
+	for _, w := range strings.Fields(c.name) {
+		args = append(args, strings.Split(w, "|")[0]) // ingest clicks|conversions: ingest clicks
+	}
+	out := &cmdOutput{Writer: io.Discard}
+	dispatch(context.Background(), args[0], append(args[1:], "-h"), io.Discard, out)
+	return out.fs
+}
+
+// commandFor is the command a flag set belongs to.
+func commandFor(fs *flag.FlagSet) command {
+	name := strings.TrimPrefix(fs.Name(), "affwatch ")
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return command{name: name}
+}
+
+// newFlags makes a command's flag set: name is the command's name in commands. Parsing
+// never exits or prints; run prints the help or the usage error.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("affwatch "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if o, ok := stderr.(*cmdOutput); ok {
+		o.fs = fs
+	}
 	return fs
 }
+
+// parseFlags parses a command's arguments; a mistake is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{err}
+	}
+	return err
+}
+
+// visitFlags lists a flag set's flags, --config first, then by name.
+func visitFlags(fs *flag.FlagSet) []*flag.Flag {
+	var out []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) { out = append(out, f) })
+	slices.SortStableFunc(out, func(a, b *flag.Flag) int {
+		if (a.Name == "config") != (b.Name == "config") {
+			if a.Name == "config" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// dashed writes a flag as people type it: -v, --config.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// placeholder is what a flag's value is called: the `quoted` word of its usage.
+func placeholder(f *flag.Flag) string {
+	name, _ := flag.UnquoteUsage(f)
+	if name == "" {
+		return ""
+	}
+	if !strings.Contains(f.Usage, "`") {
+		name = strings.ToUpper(name) // a type name: string, int, duration
+	}
+	return " " + name
+}
+
+// synopsis is one line: the command, its flags, its arguments.
+func synopsis(fs *flag.FlagSet) string {
+	parts := []string{fs.Name()}
+	for _, f := range visitFlags(fs) {
+		parts = append(parts, "["+dashed(f.Name)+placeholder(f)+"]")
+	}
+	if c := commandFor(fs); c.args != "" {
+		parts = append(parts, c.args)
+	}
+	return strings.Join(parts, " ")
+}
+
+// commandHelp is a command's -h: its synopsis, what it does, and every flag.
+func commandHelp(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: %s\n\n%s\n", synopsis(fs), commandFor(fs).summary)
+	flags := visitFlags(fs)
+	if len(flags) > 0 {
+		b.WriteString("\nflags:\n")
+	}
+	for _, f := range flags {
+		_, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  %s%s\n        %s", dashed(f.Name), placeholder(f), usage)
+		switch f.DefValue {
+		case "", "false", "0", "0s":
+		default:
+			fmt.Fprintf(&b, " (default %s)", f.DefValue)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// usageError is a command called wrongly: exit 2, with the command's synopsis.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exitErr is a failure with its exit code (exitPartial, exitFailed).
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e exitErr) Error() string { return e.err.Error() }
+func (e exitErr) Unwrap() error { return e.err }
+
+// failed marks err as the work failing or not happening (exit 4); partial as done, but
+// with something not checked (exit 3).
+func failed(err error) error  { return exitErr{exitFailed, err} }
+func partial(err error) error { return exitErr{exitPartial, err} }
+
+const version = "0.1.0-dev"
 
 // logger writes structured logs to stderr: warnings and errors, or everything with -v.
 func logger(stderr io.Writer, verbose bool) *slog.Logger {

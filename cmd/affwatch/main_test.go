@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -198,8 +199,8 @@ func TestViolationLifecycleAcrossScans(t *testing.T) {
 		t.Fatalf("second scan: state %s, scans %d..%d; want open across two scans", first.State, first.FirstScan, first.LastScan)
 	}
 
-	p.status.Store(503) // the page cannot be verified: nothing is resolved
-	scan(exitOK)
+	p.status.Store(503) // the page cannot be verified: nothing is resolved, and the scan failed
+	scan(exitFailed)
 	if v := state("failed fetch"); v[0].State != affwatch.StateOpen {
 		t.Fatalf("a failed fetch changed the violation to %s", v[0].State)
 	}
@@ -338,6 +339,9 @@ func countPages(dbPath string) int {
 	return n
 }
 
+// goTypeName finds Go and YAML type names in a message meant for people.
+var goTypeName = regexp.MustCompile(`\b(main|affwatch|detectors)\.[A-Z]|[A-Z][a-z]+Config\b|!!|\b(u?int(64)?|float64|bool)\b|\[\]|map\[`)
+
 func TestBadConfigNamesKeyLineAndPath(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
@@ -345,7 +349,10 @@ func TestBadConfigNamesKeyLineAndPath(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "crawl:\n  delay: 1s\n  colour: red\n", []string{"line 3", "unknown key colour"}},
-		{"wrong type", "crawl:\n  max_depth: deep\n", []string{"line 2", "deep", "int"}},
+		{"wrong type", "crawl:\n  max_depth: deep\n", []string{"line 2", "crawl.max_depth", `"deep" is not a whole number`}},
+		{"mapping wanted", "store: affwatch.db\n", []string{"line 1", "store", "want a mapping"}},
+		{"unknown store key", "store:\n  path: x.db\n", []string{"line 2", "store: unknown key path"}},
+		{"list wanted", "programs: [{id: acme, brand_terms: Acme}]\n", []string{"line 1", "programs[0].brand_terms", "want a list"}},
 		{"bad duration", "crawl:\n  delay: soon\n", []string{"line 2", `"soon" is not a duration`}},
 		{"secret in file", "smtp:\n  password: hunter2\n", []string{"line 2", "password_env"}},
 		{"unknown program", "programs: [{id: acme}]\naffiliates:\n  - id: a\n    program: acm\n", []string{"line 4", "affiliates[0].program", `unknown program "acm"`}},
@@ -370,15 +377,103 @@ func TestBadConfigNamesKeyLineAndPath(t *testing.T) {
 					t.Errorf("error %q does not mention %q", errOut, w)
 				}
 			}
+			// People read these: no Go type names.
+			msg := strings.ReplaceAll(errOut, p, "")
+			if m := goTypeName.FindString(msg); m != "" {
+				t.Errorf("error %q shows a Go type name (%q)", errOut, m)
+			}
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
 		p := filepath.Join(dir, "nope.yaml")
 		code, _, errOut := runCLI(t, "scan", "--config", p)
-		if code != exitError || !strings.Contains(errOut, p) {
-			t.Fatalf("exit %d, stderr %q; want exit 2 naming %s", code, errOut, p)
+		if code != exitError || !strings.Contains(errOut, p) || !strings.Contains(errOut, "affwatch init") {
+			t.Fatalf("exit %d, stderr %q; want exit 2 naming %s and suggesting affwatch init", code, errOut, p)
 		}
 	})
+}
+
+// Program settings name rules and affiliates that must exist: a rule id is a policy's or a
+// detector's (known once the policies are loaded), an exception's affiliate is configured,
+// and a url_glob is matched against whole page URLs. Each mistake is a config error with
+// the file, the line and the key; the scan does not start.
+func TestProgramSettingsNameRulesAndAffiliatesThatExist(t *testing.T) {
+	p := &page{}
+	p.body.Store(undisclosed)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	conf := func(program string) string {
+		return fmt.Sprintf("crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true}\nprograms:\n  - id: acme\n%s"+
+			"affiliates: [{id: deals, program: acme, sites: [%q]}]\n", program, srv.URL+"/")
+	}
+	cases := []struct {
+		name, program string
+		want          []string
+	}{
+		{"disabled rule", "    disabled_rules: [LINK-001, DISC-01]\n", []string{"line 4", "programs[0].disabled_rules[1]", `unknown rule "DISC-01"`}},
+		{"severity override", "    severity_overrides:\n      DISC-001: low\n      DISK-002: low\n", []string{"line 6", "programs[0].severity_overrides.DISK-002", `unknown rule "DISK-002"`}},
+		{"exception rule", "    exceptions:\n      - {rule: STUF-001, reason: agreed}\n", []string{"line 5", "programs[0].exceptions[0].rule", `unknown rule "STUF-001"`}},
+		{"exception affiliate", "    exceptions:\n      - rule: DISC-001\n        affiliate: deal\n", []string{"line 6", "programs[0].exceptions[0].affiliate", `unknown affiliate "deal"`}},
+		{"url glob", "    exceptions:\n      - {rule: DISC-001, url_glob: \"deals.example/*\"}\n", []string{"line 5", "programs[0].exceptions[0].url_glob", "http"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(cfg, []byte(conf(tc.program)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runCLI(t, "scan", "--config", cfg)
+			if code != exitError {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitError, out, errOut)
+			}
+			for _, w := range append(tc.want, cfg) {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("error %q does not mention %q", errOut, w)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "affwatch.db")); err == nil {
+				t.Errorf("the scan ran")
+			}
+		})
+	}
+	// Policy and detector rule ids, "*", a known affiliate and a URL glob are all fine.
+	cfg := writeConfig(t, t.TempDir(), conf("    disabled_rules: [LINK-001, FRAUD-BOT-001]\n    severity_overrides: {FRAUD-IP-001: low, DISC-001: low}\n"+
+		"    exceptions:\n      - {rule: \"*\", affiliate: deals, url_glob: \"http://*/nothing\", reason: agreed}\n      - {rule: FRAUD-SPAM-001, reason: agreed}\n"))
+	if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitOK {
+		t.Fatalf("valid program settings: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A suppression until a date already past would be lifted at once: it is refused.
+func TestSuppressUntilAPastDateIsRefused(t *testing.T) {
+	p := &page{}
+	p.body.Store(undisclosed)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, onePage(srv.URL+"/", ""))
+	runCLI(t, "scan", "--config", cfg)
+	st := openDB(t, dir)
+	vs, err := st.Violations(context.Background(), affwatch.ViolationFilter{RuleID: "DISC-001"})
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("want DISC-001 on the page: %v %v", vs, err)
+	}
+	yesterday := time.Now().AddDate(0, 0, -1).Format("2006-01-02")
+	for _, until := range []string{"2020-01-01", yesterday, time.Now().Add(-time.Hour).Format(time.RFC3339)} {
+		code, _, errOut := runCLI(t, "violations", "suppress", vs[0].Fingerprint, "--config", cfg, "--by", "alice", "--reason", "later", "--until", until)
+		if code != exitError || !strings.Contains(errOut, "past") {
+			t.Errorf("--until %s: exit %d %q, want %d saying it is past", until, code, errOut, exitError)
+		}
+	}
+	if v, _ := st.Violation(context.Background(), vs[0].Fingerprint); v.State != affwatch.StateNew {
+		t.Errorf("the violation is %s after refused suppressions", v.State)
+	}
+	// Today still counts (the whole day), and so does a later time.
+	today := time.Now().Format("2006-01-02")
+	if code, _, errOut := runCLI(t, "violations", "suppress", vs[0].Fingerprint, "--config", cfg, "--by", "alice", "--reason", "today", "--until", today); code != exitOK {
+		t.Errorf("--until today: exit %d %q", code, errOut)
+	}
 }
 
 func TestInitWritesAConfigThatLoads(t *testing.T) {
@@ -421,7 +516,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 
 // A policy file that breaks between two scans is left out: the other rules still run and
 // their findings are kept, the broken rule's violations stay open (it judged nothing), and
-// the command fails naming the file.
+// the scan is partial (exit 3, recorded so) naming the file.
 func TestBrokenPolicyFileDoesNotStopTheScan(t *testing.T) {
 	p := &page{}
 	p.body.Store(undisclosed)
@@ -448,13 +543,18 @@ func TestBrokenPolicyFileDoesNotStopTheScan(t *testing.T) {
 	}
 	p.body.Store(disclosed)
 	code, out, errOut := runCLI(t, "scan", "--config", cfg)
-	if code != exitError {
-		t.Fatalf("scan with a broken policy: exit %d, want %d\n%s%s", code, exitError, out, errOut)
+	if code != exitPartial {
+		t.Fatalf("scan with a broken policy: exit %d, want %d (partial)\n%s%s", code, exitPartial, out, errOut)
 	}
 	if !strings.Contains(errOut, "house/title/rule.rego:") {
 		t.Errorf("the error does not name the broken file and line:\n%s", errOut)
 	}
-	vs, err := openDB(t, dir).Violations(context.Background(), affwatch.ViolationFilter{})
+	st := openDB(t, dir)
+	scans, err := st.Scans(context.Background(), 1)
+	if err != nil || scans[0].Status != affwatch.ScanPartial || !strings.Contains(scans[0].Error, "house/title/rule.rego") {
+		t.Errorf("the scan with a broken policy file is recorded as %+v (%v), want partial naming the file", scans, err)
+	}
+	vs, err := st.Violations(context.Background(), affwatch.ViolationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

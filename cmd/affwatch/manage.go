@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,44 +14,36 @@ import (
 	"github.com/affwatch/affwatch/internal/report"
 )
 
-const violationsUsage = `usage:
-  affwatch violations list [--config FILE] [--state S] [--affiliate ID] [--rule ID] [--severity SEV] [--since DURATION] [--source policy|detector] [--format table|json|csv]
-  affwatch violations show FINGERPRINT [--config FILE] [--format text|json]
-  affwatch violations suppress FINGERPRINT --by WHO --reason WHY [--until DATE]
-  affwatch violations ack FINGERPRINT --by WHO [--note NOTE]
-  affwatch violations reopen FINGERPRINT --by WHO`
-
 func cmdViolations(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(violationsUsage)
+	if len(args) > 0 {
+		switch args[0] {
+		case "list":
+			return violationsList(ctx, args[1:], stdout, stderr)
+		case "show", "suppress", "ack", "reopen":
+			return violationChange(ctx, args[0], args[1:], stdout, stderr)
+		}
 	}
-	switch args[0] {
-	case "list":
-		return violationsList(ctx, args[1:], stdout, stderr)
-	case "show", "suppress", "ack", "reopen":
-		return violationChange(ctx, args[0], args[1:], stdout, stderr)
-	}
-	return errors.New(violationsUsage)
+	return groupUsage("violations", args, stdout)
 }
 
 func violationsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("violations list", stderr)
 	cfgPath := configFlag(fs)
-	state := fs.String("state", "", "only violations in these states, comma-separated (new, open, resolved, reopened, suppressed, acknowledged)")
-	aff := fs.String("affiliate", "", "only these affiliates' violations, comma-separated")
-	rule := fs.String("rule", "", "only this rule's violations")
-	sev := fs.String("severity", "", "only violations at or above this severity")
-	since := fs.String("since", "", "only violations seen within this long (e.g. 24h, 7d)")
-	source := fs.String("source", "", "policy (pages) or detector (traffic)")
-	format := fs.String("format", "table", "table, json or csv")
-	if err := fs.Parse(args); err != nil {
+	state := fs.String("state", "", "only violations in these `STATES`, comma-separated (new, open, resolved, reopened, suppressed, acknowledged)")
+	aff := fs.String("affiliate", "", "only the violations of these affiliate `IDS`, comma-separated")
+	rule := fs.String("rule", "", "only the violations of the rule with this `ID`")
+	sev := fs.String("severity", "", "only violations at or above this severity `SEV`")
+	since := fs.String("since", "", "only violations seen within this `DURATION` (24h, 7d)")
+	source := fs.String("source", "", "only violations from `policy|detector`: policies (pages) or detectors (traffic)")
+	format := fs.String("format", "table", "output `table|json|csv`")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	f := affwatch.ViolationFilter{RuleID: *rule, Source: affwatch.Source(*source)}
 	for _, s := range splitList(*state) {
 		st := affwatch.State(s)
 		if !validState(st) {
-			return fmt.Errorf("--state %q: want new, open, resolved, reopened, suppressed or acknowledged", s)
+			return usageErrorf("--state %q: want new, open, resolved, reopened, suppressed or acknowledged", s)
 		}
 		f.States = append(f.States, st)
 	}
@@ -60,19 +51,19 @@ func violationsList(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *sev != "" {
 		s, err := affwatch.ParseSeverity(*sev)
 		if err != nil {
-			return fmt.Errorf("--severity: %w", err)
+			return usageErrorf("--severity: %w", err)
 		}
 		f.MinSeverity = s
 	}
 	if *since != "" {
 		d, err := parseDuration(*since)
 		if err != nil {
-			return fmt.Errorf("--since: %w", err)
+			return usageErrorf("--since: %w", err)
 		}
 		f.Since = time.Now().Add(-d)
 	}
 	if *source != "" && *source != string(affwatch.SourcePolicy) && *source != string(affwatch.SourceDetector) {
-		return fmt.Errorf("--source %q: want policy or detector", *source)
+		return usageErrorf("--source %q: want policy or detector", *source)
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
@@ -100,7 +91,24 @@ func violationsList(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return tw.Flush()
 	}
-	return fmt.Errorf("--format %q: want table, json or csv", *format)
+	return usageErrorf("--format %q: want table, json or csv", *format)
+}
+
+// parseUntil reads the end of a suppression: a date (to the end of that day, local time)
+// or an RFC 3339 time. One already past would lift the suppression at once: it is refused.
+func parseUntil(s string, now time.Time) (time.Time, error) {
+	u, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		day, derr := time.ParseInLocation("2006-01-02", s, time.Local)
+		if derr != nil {
+			return u, fmt.Errorf("%q: want YYYY-MM-DD or RFC 3339", s)
+		}
+		u = day.AddDate(0, 0, 1).Add(-time.Second)
+	}
+	if !u.After(now) {
+		return u, fmt.Errorf("%s is in the past: the suppression would end at once (give a later date, or none to suppress until lifted)", s)
+	}
+	return u, nil
 }
 
 func validState(s affwatch.State) bool {
@@ -131,24 +139,43 @@ func writeJSON(w io.Writer, v any) error {
 func violationChange(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("violations "+verb, stderr)
 	cfgPath := configFlag(fs)
-	by := fs.String("by", "", "who decides (an email or name; recorded in the history)")
-	reason := fs.String("reason", "", "why the violation is suppressed")
-	until := fs.String("until", "", "suppressed until this date (YYYY-MM-DD or RFC 3339; default: until lifted)")
-	note := fs.String("note", "", "a note for the history")
-	format := fs.String("format", "text", "text or json (show)")
+	// Each verb takes only the flags it uses.
+	by, reason, until, note, format := new(string), new(string), new(string), new(string), new(string)
+	*format = "text"
+	switch verb {
+	case "show":
+		format = fs.String("format", "text", "output `text|json`")
+	case "suppress":
+		by = fs.String("by", "", "`WHO` decides (an email or name; recorded in the history)")
+		reason = fs.String("reason", "", "`WHY` the violation is suppressed")
+		until = fs.String("until", "", "suppressed until this `DATE` (YYYY-MM-DD: to the end of that day, local time; or RFC 3339); default: until lifted")
+	case "ack":
+		by = fs.String("by", "", "`WHO` knows and acts (an email or name; recorded in the history)")
+		note = fs.String("note", "", "a `NOTE` for the history")
+	case "reopen":
+		by = fs.String("by", "", "`WHO` reopens it (an email or name; recorded in the history)")
+	}
 	// The fingerprint may come before or after the flags.
 	var fp string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		fp, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fp == "" && fs.NArg() > 0 {
 		fp = fs.Arg(0)
 	}
 	if fp == "" {
-		return errors.New(violationsUsage)
+		return usageErrorf("name the violation by its fingerprint (or a unique prefix of it)")
+	}
+	var suppressUntil time.Time
+	if *until != "" {
+		u, err := parseUntil(*until, time.Now())
+		if err != nil {
+			return usageErrorf("--until: %w", err)
+		}
+		suppressUntil = u
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
@@ -160,20 +187,12 @@ func violationChange(ctx context.Context, verb string, args []string, stdout, st
 	case "show":
 		v, err = st.Violation(ctx, fp)
 	case "suppress":
-		var u time.Time
-		if *until != "" {
-			if u, err = time.Parse("2006-01-02", *until); err != nil {
-				if u, err = time.Parse(time.RFC3339, *until); err != nil {
-					return fmt.Errorf("--until %q: want YYYY-MM-DD or RFC 3339", *until)
-				}
-			}
-		}
-		v, err = st.Suppress(ctx, fp, *by, *reason, u)
+		v, err = st.Suppress(ctx, fp, *by, *reason, suppressUntil)
 	case "ack":
 		v, err = st.Acknowledge(ctx, fp, *by, *note)
 	case "reopen":
 		if *by == "" {
-			return errors.New("--by is required: the history says who reopened it")
+			return usageErrorf("--by is required: the history says who reopened it")
 		}
 		v, err = st.Reopen(ctx, fp, *by)
 	}
@@ -226,18 +245,24 @@ func violationChange(ctx context.Context, verb string, args []string, stdout, st
 
 func cmdScans(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
-		return errors.New("usage: affwatch scans list [--limit N] [--format table|json] | affwatch scans show ID [--format text|json]")
+		return groupUsage("scans", args, stdout)
 	}
 	verb := args[0]
 	fs := newFlags("scans "+verb, stderr)
 	cfgPath := configFlag(fs)
-	limit := fs.Int("limit", 20, "how many scans, newest first")
-	format := fs.String("format", "table", "table (text for show) or json")
+	limit := new(int)
+	var format *string
+	if verb == "list" {
+		limit = fs.Int("limit", 20, "how many scans (`N`), newest first")
+		format = fs.String("format", "table", "output `table|json`")
+	} else {
+		format = fs.String("format", "text", "output `text|json`")
+	}
 	var id string
 	if verb == "show" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
 		id, args = args[1], append([]string{args[0]}, args[2:]...)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)
@@ -252,7 +277,7 @@ func cmdScans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil {
-			return fmt.Errorf("scans show: %q is not a scan number", id)
+			return usageErrorf("%q is not a scan number", id)
 		}
 		sc, err := st.Scan(ctx, n)
 		if err != nil {
@@ -285,8 +310,8 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("outbox", stderr)
 	cfgPath := configFlag(fs)
 	pending := fs.Bool("pending", false, "only emails not yet delivered")
-	limit := fs.Int("limit", 50, "how many, newest first")
-	if err := fs.Parse(args); err != nil {
+	limit := fs.Int("limit", 50, "how many emails (`N`), newest first")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,35 +26,34 @@ import (
 	"github.com/affwatch/affwatch/rules"
 )
 
-const policyUsage = `usage:
-  affwatch policy test  [--config FILE] [--run REGEX] [--coverage] [--threshold N] [--format pretty|json]
-  affwatch policy check [--config FILE]
-  affwatch policy fmt   [--config FILE] [--write] [DIR...]
-  affwatch policy eval  [--config FILE] --program ID (--url URL | --file page.html | --input page.json)
-                        [--affiliate ID] [--explain] [--dump-input FILE]
-  affwatch policy docs  [--config FILE]
-  affwatch policy diff  [--config FILE] --against last-scan`
-
 func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	if len(args) == 0 {
-		return exitError, errors.New(policyUsage)
+	if len(args) > 0 {
+		sub, rest := args[0], args[1:]
+		switch sub {
+		case "test":
+			return policyTest(ctx, rest, stdout, stderr)
+		case "check":
+			return policyCheck(ctx, rest, stdout, stderr)
+		case "fmt":
+			return policyFmt(rest, stdout, stderr)
+		case "eval":
+			return policyEval(ctx, rest, stdout, stderr)
+		case "docs":
+			return policyDocs(ctx, rest, stdout, stderr)
+		case "diff":
+			return policyDiff(ctx, rest, stdout, stderr)
+		}
 	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "test":
-		return policyTest(ctx, rest, stdout, stderr)
-	case "check":
-		return policyCheck(ctx, rest, stdout, stderr)
-	case "fmt":
-		return policyFmt(rest, stdout, stderr)
-	case "eval":
-		return policyEval(ctx, rest, stdout, stderr)
-	case "docs":
-		return policyDocs(ctx, rest, stdout, stderr)
-	case "diff":
-		return policyDiff(ctx, rest, stdout, stderr)
+	if err := groupUsage("policy", args, stdout); err != nil {
+		return exitError, err
 	}
-	return exitError, fmt.Errorf("unknown policy command %q\n%s", sub, policyUsage)
+	return exitOK, nil // help was asked for
+}
+
+// policyConfigFlag adds --config to a policy command: optional, as policy authors can work
+// on the built-in pack without one (affwatch.yaml is read when it is here).
+func policyConfigFlag(fs *flag.FlagSet, what string) *string {
+	return fs.String("config", "", "the configuration `FILE` ("+what+"; default affwatch.yaml when it exists)")
 }
 
 // optionalConfig loads the config when one is named, or when affwatch.yaml exists here;
@@ -69,12 +70,12 @@ func optionalConfig(path string) (*Config, error) {
 
 func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy test", stderr)
-	cfgPath := fs.String("config", "", "configuration file (extra policy directories, program data)")
-	filter := fs.String("run", "", "run only the tests whose name matches this regular expression")
+	cfgPath := policyConfigFlag(fs, "extra policy directories, program data")
+	filter := fs.String("run", "", "run only the tests whose name matches this `REGEX`")
 	coverage := fs.Bool("coverage", false, "report which policy lines the tests ran")
-	threshold := fs.Float64("threshold", 0, "with --coverage: fail below this percentage")
-	outFmt := fs.String("format", "pretty", "pretty or json")
-	if err := fs.Parse(args); err != nil {
+	threshold := fs.Float64("threshold", 0, "with --coverage: exit 1 below this percentage `N`")
+	outFmt := fs.String("format", "pretty", "output `pretty|json`")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	cfg, err := optionalConfig(*cfgPath)
@@ -167,8 +168,8 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 // lists the files `opa fmt` would change.
 func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy check", stderr)
-	cfgPath := fs.String("config", "", "configuration file")
-	if err := fs.Parse(args); err != nil {
+	cfgPath := policyConfigFlag(fs, "extra policy directories, program data")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	cfg, err := optionalConfig(*cfgPath)
@@ -178,6 +179,9 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	code := exitOK
 	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
 	if err != nil {
+		fmt.Fprintln(stdout, err)
+		code = exitViolations
+	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
 		fmt.Fprintln(stdout, err)
 		code = exitViolations
 	}
@@ -225,9 +229,9 @@ func unformatted(fsys fs.FS) ([]string, error) {
 
 func policyFmt(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy fmt", stderr)
-	cfgPath := fs.String("config", "", "configuration file (its policy directories are formatted)")
-	write := fs.Bool("write", false, "rewrite the files instead of listing them")
-	if err := fs.Parse(args); err != nil {
+	cfgPath := policyConfigFlag(fs, "its policy directories are the ones formatted")
+	write := fs.Bool("write", false, "rewrite the files opa fmt would change, instead of listing them")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	dirs := fs.Args()
@@ -241,7 +245,7 @@ func policyFmt(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	if len(dirs) == 0 {
-		return exitError, errors.New("name the policy directories to format (the built-in pack is formatted in the repository)")
+		return exitError, usageErrorf("name the policy directories to format, or a config with policies.dirs (the built-in pack is formatted in the repository)")
 	}
 	changed := 0
 	for _, dir := range dirs {
@@ -271,6 +275,7 @@ func policyFmt(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	if changed > 0 && !*write {
+		fmt.Fprintf(stderr, "%d file(s) not formatted (affwatch policy fmt --write rewrites them)\n", changed)
 		return exitViolations, nil
 	}
 	return exitOK, nil
@@ -278,15 +283,15 @@ func policyFmt(args []string, stdout, stderr io.Writer) (int, error) {
 
 func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy eval", stderr)
-	cfgPath := fs.String("config", "", "configuration file (programs, affiliates, crawl settings)")
-	program := fs.String("program", "", "the program whose parameters apply")
-	affID := fs.String("affiliate", "", "the affiliate whose page it is (for ID and coupon rules)")
-	pageURL := fs.String("url", "", "fetch and check this page")
-	file := fs.String("file", "", "check this HTML file")
-	input := fs.String("input", "", "check this Page document (JSON)")
+	cfgPath := policyConfigFlag(fs, "programs, affiliates, crawl settings")
+	program := fs.String("program", "", "the program `ID` whose parameters apply")
+	affID := fs.String("affiliate", "", "the affiliate `ID` whose page it is (for ID and coupon rules)")
+	pageURL := fs.String("url", "", "fetch and check the page at this http(s) `URL`, as the crawler does")
+	file := fs.String("file", "", "check this HTML `FILE`")
+	input := fs.String("input", "", "check this Page document (JSON `FILE`)")
 	explain := fs.Bool("explain", false, "show every rule, also those that passed, with the rule's description")
-	dump := fs.String("dump-input", "", "write the Page document to this file (- for standard output)")
-	if err := fs.Parse(args); err != nil {
+	dump := fs.String("dump-input", "", "write the Page document to this `FILE` (- for standard output)")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	n := 0
@@ -296,7 +301,13 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		}
 	}
 	if n != 1 {
-		return exitError, errors.New("give exactly one of --url, --file, --input")
+		return exitError, usageErrorf("give exactly one of --url, --file, --input")
+	}
+	if *pageURL != "" {
+		u, err := url.Parse(*pageURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return exitError, usageErrorf("--url %q: want an http(s) URL (for a page on disk use --file)", *pageURL)
+		}
 	}
 	cfg, err := optionalConfig(*cfgPath)
 	if err != nil {
@@ -311,7 +322,7 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 			}
 		}
 		if !found && len(cfg.Programs) > 0 {
-			return exitError, fmt.Errorf("--program %q is not in the config", *program)
+			return exitError, usageErrorf("--program %q is not in the config", *program)
 		}
 	}
 	aff := affwatch.Affiliate{ID: *affID, Program: prog.ID}
@@ -320,7 +331,14 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	page, err := evalInput(ctx, cfg, prog, aff, *pageURL, *file, *input)
 	if err != nil {
+		if *pageURL != "" {
+			return exitFailed, failed(err)
+		}
 		return exitError, err
+	}
+	if !page.FetchStatus.Verified() {
+		// A page that was not seen is not checked: no finding would mean nothing.
+		return exitFailed, failed(fmt.Errorf("%s: %s, not checked: %s", page.URL, page.FetchStatus, page.FetchError))
 	}
 	if *dump != "" {
 		raw, _ := json.MarshalIndent(page, "", "  ")
@@ -339,16 +357,23 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if eng == nil {
 		return exitError, err
 	}
+	// Something not checked (broken policy files left out, rules that failed) makes the
+	// answer partial: exit 3 even when findings were shown.
+	var gaps []error
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		gaps = append(gaps, errors.New("broken policy files were left out"))
+	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
+		return exitError, err
 	}
 	findings, err := eng.Evaluate(ctx, &page)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		var partial affwatch.RulesFailed
-		if !errors.As(err, &partial) {
-			return exitError, nil
+		var rf affwatch.RulesFailed
+		if !errors.As(err, &rf) {
+			return exitFailed, failed(fmt.Errorf("evaluate policies: %w", err))
 		}
+		fmt.Fprintln(stderr, err)
+		gaps = append(gaps, fmt.Errorf("rules failed: %s", strings.Join(rf.Failed(), ", ")))
 	}
 	fmt.Fprintf(stdout, "%s: %s, %d links (%d affiliate), %d disclosures, %d embeds\n", page.URL, page.FetchStatus,
 		len(page.Links), len(page.AffiliateLinks()), len(page.Disclosures), len(page.Embeds))
@@ -388,6 +413,9 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d findings\n", len(findings))
+	if len(gaps) > 0 {
+		return exitPartial, partial(fmt.Errorf("not every rule judged the page: %w", errors.Join(gaps...)))
+	}
 	for _, f := range findings {
 		if !f.Advisory && f.Suppressed == "" {
 			return exitViolations, nil
@@ -463,8 +491,8 @@ func orEmpty(m map[string]string) map[string]string {
 
 func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy docs", stderr)
-	cfgPath := fs.String("config", "", "configuration file")
-	if err := fs.Parse(args); err != nil {
+	cfgPath := policyConfigFlag(fs, "extra policy directories, program data")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	cfg, err := optionalConfig(*cfgPath)
@@ -507,12 +535,12 @@ func ruleKind(r rules.Rule) string {
 func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy diff", stderr)
 	cfgPath := configFlag(fs)
-	against := fs.String("against", "last-scan", "what to compare with: last-scan")
-	if err := fs.Parse(args); err != nil {
+	against := fs.String("against", "last-scan", "what to compare with: `last-scan`")
+	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
 	if *against != "last-scan" {
-		return exitError, fmt.Errorf("--against %q: only last-scan is supported", *against)
+		return exitError, usageErrorf("--against %q: only last-scan is supported", *against)
 	}
 	cfg, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
@@ -539,6 +567,8 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
+		return exitError, err
 	}
 	pages, err := st.Pages(ctx, last.ID)
 	if err != nil {

@@ -107,3 +107,21 @@ func TestPolicyDocs(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
+
+// policy fmt is gofmt -l for Rego: it lists the files opa fmt would change and exits 1 when
+// there are any; --write rewrites them; then there is nothing to list.
+func TestPolicyFmtListsThenWrites(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "rule.rego")
+	os.WriteFile(f, []byte("package affwatch.rules.mine.x\n\ndeny contains {\"msg\": \"x\"} if   input.title == \"a\"\n"), 0o644)
+	code, out, errOut := runCLI(t, "policy", "fmt", dir)
+	if code != exitViolations || strings.TrimSpace(out) != f || !strings.Contains(errOut, "--write") {
+		t.Fatalf("policy fmt: exit %d, want %d listing %s\n%s%s", code, exitViolations, f, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "policy", "fmt", "--write", dir); code != exitOK || !strings.Contains(out, "formatted "+f) {
+		t.Fatalf("policy fmt --write: exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCLI(t, "policy", "fmt", dir); code != exitOK || out != "" {
+		t.Fatalf("policy fmt after --write: exit %d %q", code, out)
+	}
+}

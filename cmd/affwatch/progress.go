@@ -28,6 +28,9 @@ type progress struct {
 
 // isTerminal reports whether w is a character device (a terminal, not a file or pipe).
 func isTerminal(w io.Writer) bool {
+	if o, ok := w.(*cmdOutput); ok {
+		w = o.Writer
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

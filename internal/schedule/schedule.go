@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -40,7 +39,8 @@ type Scheduler struct {
 	Jobs     []Job
 	Location *time.Location
 	Locker   Locker
-	// Owner names this daemon in the locks (host and pid by default).
+	// Owner names this daemon in the locks (by default Owner("affwatch serve"): its pid,
+	// host and start).
 	Owner string
 	// LockTTL is how long a lock outlives a daemon that died holding it (default 2 min;
 	// a running job renews it).
@@ -79,8 +79,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		s.Location = time.UTC
 	}
 	if s.Owner == "" {
-		host, _ := os.Hostname()
-		s.Owner = fmt.Sprintf("%s:%d", host, os.Getpid())
+		s.Owner = Owner("affwatch serve")
 	}
 	if s.LockTTL <= 0 {
 		s.LockTTL = 2 * time.Minute
@@ -133,30 +132,11 @@ func (s *Scheduler) run(ctx context.Context, j Job) {
 	if ctx.Err() != nil {
 		return
 	}
-	lock := "job:" + j.Name
-	if err := s.Locker.Lock(ctx, lock, s.Owner, s.LockTTL); err != nil {
+	jobCtx, release, err := Acquire(ctx, s.Locker, "job:"+j.Name, s.Owner, s.LockTTL)
+	if err != nil {
 		s.skip(j.Name, err.Error())
 		return
 	}
-	jobCtx, cancel := context.WithCancel(ctx)
-	renewed := make(chan struct{})
-	go func() { // renew the lock while the job runs; a crash lets it expire
-		defer close(renewed)
-		t := time.NewTicker(s.LockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-jobCtx.Done():
-				return
-			case <-t.C:
-				if err := s.Locker.Lock(context.WithoutCancel(jobCtx), lock, s.Owner, s.LockTTL); err != nil {
-					s.log().Error("lock lost; stopping the job", "job", j.Name, "err", err)
-					cancel()
-					return
-				}
-			}
-		}
-	}()
 	s.mu.Lock()
 	st := s.status[j.Name]
 	st.Running, st.LastStart = true, time.Now()
@@ -164,10 +144,11 @@ func (s *Scheduler) run(ctx context.Context, j Job) {
 	s.mu.Unlock()
 	s.log().Info("job started", "job", j.Name)
 
-	err := j.Run(jobCtx)
-	cancel()
-	<-renewed
-	if uerr := s.Locker.Unlock(context.WithoutCancel(ctx), lock, s.Owner); uerr != nil {
+	err = j.Run(jobCtx)
+	if ctx.Err() == nil && jobCtx.Err() != nil {
+		s.log().Error("the job was stopped", "job", j.Name, "err", context.Cause(jobCtx))
+	}
+	if uerr := release(); uerr != nil {
 		s.log().Error("unlock", "job", j.Name, "err", uerr)
 	}
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -144,5 +147,45 @@ func TestPipelineJobsRunInTurn(t *testing.T) {
 	if rec.Code != 503 || h.Status != "failing" || h.Jobs["report"].LastError != "smtp down" || h.Jobs["scan"].LastSuccess.IsZero() ||
 		h.Jobs["scan"].Next.IsZero() {
 		t.Fatalf("health %d %+v", rec.Code, h)
+	}
+}
+
+// A lock names its holder and expiry; one left by a process on this host that is gone is
+// taken over at once, one held by a live process is not.
+func TestAcquireTakesOverOnlyADeadHoldersLock(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	live := fmt.Sprintf("affwatch serve (pid %d on %s, since 2026-01-02T03:04:05Z)", os.Getppid(), host)
+	if err := st.Lock(ctx, "job:scan", live, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := schedule.Acquire(ctx, st, "job:scan", schedule.Owner("affwatch scan"), time.Minute)
+	var held *store.LockedError
+	if !errors.As(err, &held) || held.Owner != live || held.Expires.Before(time.Now()) || !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("a live holder's lock: %v", err)
+	}
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	st.Unlock(ctx, "job:scan", live)
+	gone := fmt.Sprintf("affwatch scan (pid %d on %s, since 2026-01-02T03:04:05Z)", dead.Process.Pid, host)
+	if err := st.Lock(ctx, "job:scan", gone, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	workCtx, release, err := schedule.Acquire(ctx, st, "job:scan", schedule.Owner("affwatch scan"), time.Minute)
+	if err != nil {
+		t.Fatalf("a dead holder's lock was not taken over: %v", err)
+	}
+	if workCtx.Err() != nil {
+		t.Fatal("the work's context is done")
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Lock(ctx, "job:scan", "next", time.Minute); err != nil {
+		t.Fatalf("release left the lock held: %v", err)
 	}
 }

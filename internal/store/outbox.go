@@ -110,11 +110,28 @@ func (s *SQLite) MarkFailed(ctx context.Context, id int64, reason string, next t
 // ErrLocked is returned by Lock when another owner holds the lock.
 var ErrLocked = errors.New("locked by another process")
 
+// LockedError says who holds a lock and until when it holds it unless renewed. It is
+// ErrLocked.
+type LockedError struct {
+	Name, Owner string
+	Expires     time.Time
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s: %v: held by %s, until %s unless renewed", e.Name, ErrLocked, e.Owner, e.Expires.UTC().Format(time.RFC3339))
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// LockHolder is the owner holding the lock.
+func (e *LockedError) LockHolder() string { return e.Owner }
+
 // Lock takes the named lock for owner until ttl from now, or renews it if owner already
 // holds it. A lock whose holder stopped renewing it (a crash) is taken over once expired.
+// A lock held by another owner is a *LockedError.
 func (s *SQLite) Lock(ctx context.Context, name, owner string, ttl time.Duration) error {
 	now := s.Now()
-	var holder string
+	held := &LockedError{Name: name}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
@@ -125,13 +142,15 @@ func (s *SQLite) Lock(ctx context.Context, name, owner string, ttl time.Duration
 		if n, _ := res.RowsAffected(); n == 1 {
 			return nil
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT owner FROM locks WHERE name = ?`, name).Scan(&holder); err != nil {
+		var expires string
+		if err := tx.QueryRowContext(ctx, `SELECT owner, expires_at FROM locks WHERE name = ?`, name).Scan(&held.Owner, &expires); err != nil {
 			return err
 		}
-		return ErrLocked
+		held.Expires = parseTime(sql.NullString{String: expires, Valid: true})
+		return held
 	})
 	if errors.Is(err, ErrLocked) {
-		return fmt.Errorf("%s: %w (%s)", name, ErrLocked, holder)
+		return held
 	}
 	return err
 }
