@@ -35,6 +35,7 @@ type Config struct {
 	Schedule   ScheduleConfig       `yaml:"schedule"`
 	SMTP       SMTPConfig           `yaml:"smtp"`
 	Report     ReportConfig         `yaml:"report"`
+	Evidence   EvidenceConfig       `yaml:"evidence"`
 	FailOn     string               `yaml:"fail_on"`
 	Programs   []affwatch.Program   `yaml:"programs"`
 	Affiliates []affwatch.Affiliate `yaml:"affiliates"`
@@ -144,6 +145,13 @@ type ReportConfig struct {
 	OutDir       string `yaml:"out_dir"`
 	Subject      string `yaml:"subject"`
 	DashboardURL string `yaml:"dashboard_url"`
+}
+
+// EvidenceConfig is how evidence bundles for legal are signed.
+type EvidenceConfig struct {
+	// SigningKeyFile is an Ed25519 private key (PEM, PKCS #8) kept outside the repository;
+	// when set, exported bundles are signed with it.
+	SigningKeyFile string `yaml:"signing_key_file"`
 }
 
 // Duration is a time.Duration written as "1s", "500ms", "7d" (days allowed).

@@ -72,6 +72,9 @@ var commands = []command{
 	{"policy eval", "", "check one page and show every finding with its evidence"},
 	{"policy docs", "", "the rule catalogue as Markdown"},
 	{"policy diff", "", "what the policies on disk would change in the last scan's violations"},
+	{"evidence export", "FINGERPRINT...", "a bundle for legal: snapshots, page records, history, rule text, a SHA-256 manifest (signed when a key is set)"},
+	{"evidence verify", "BUNDLE", "check a bundle against its manifest and signature; names every altered file"},
+	{"evidence key", "", "print the signing key's public key, or make a new key with --generate"},
 	{"version", "", "print the version"},
 	{"help", "[COMMAND]", "describe every command, or one"},
 }
@@ -104,6 +107,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdViolations(ctx, rest, stdout, stderr)
 	case "policy":
 		return cmdPolicy(ctx, rest, stdout, stderr)
+	case "evidence":
+		return cmdEvidence(ctx, rest, stdout, stderr)
 	case "version":
 		fs := newFlags("version", stderr)
 		if err := parseFlags(fs, rest); err != nil {
