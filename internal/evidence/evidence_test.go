@@ -125,7 +125,9 @@ func TestVerifyNamesEveryAlteredFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			named := slices.ContainsFunc(rep.Altered, func(a string) bool { return a == target.Name || a == evidence.ManifestFile+" (signature does not match)" })
+			named := slices.ContainsFunc(rep.Altered, func(a string) bool {
+				return a == target.Name || a == evidence.ManifestFile+" (signature does not match)"
+			})
 			if rep.OK() || !named {
 				t.Fatalf("one byte of %s flipped: %+v", target.Name, rep)
 			}
