@@ -72,6 +72,7 @@ var commands = []command{
 	{"policy eval", "", "check one page and show every finding with its evidence"},
 	{"policy docs", "", "the rule catalogue as Markdown"},
 	{"policy diff", "", "what the policies on disk would change in the last scan's violations"},
+	{"vet", "URL...", "judge a prospective partner's site for a program: programs it promotes, disclosures, claims, a verdict"},
 	{"evidence export", "FINGERPRINT...", "a bundle for legal: snapshots, page records, history, rule text, a SHA-256 manifest (signed when a key is set)"},
 	{"evidence verify", "BUNDLE", "check a bundle against its manifest and signature; names every altered file"},
 	{"evidence key", "", "print the signing key's public key, or make a new key with --generate"},
@@ -107,6 +108,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdViolations(ctx, rest, stdout, stderr)
 	case "policy":
 		return cmdPolicy(ctx, rest, stdout, stderr)
+	case "vet":
+		return cmdVet(ctx, rest, stdout, stderr)
 	case "evidence":
 		return cmdEvidence(ctx, rest, stdout, stderr)
 	case "version":
