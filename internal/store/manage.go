@@ -16,7 +16,7 @@ func (s *SQLite) Violation(ctx context.Context, fp string) (affwatch.Violation, 
 	if strings.Trim(fp, "0123456789abcdef") != "" {
 		return affwatch.Violation{}, fmt.Errorf("violation %q: a fingerprint is hexadecimal", fp)
 	}
-	rows, err := s.db.QueryContext(ctx, selectViolation+` WHERE fingerprint LIKE ? || '%' LIMIT 2`, fp)
+	rows, err := s.db.QueryContext(ctx, selectViolation+` WHERE fingerprint LIKE ? LIMIT 2`, fp+"%")
 	if err != nil {
 		return affwatch.Violation{}, err
 	}
@@ -91,7 +91,13 @@ func (s *SQLite) Change(ctx context.Context, fp string, c affwatch.Change) (affw
 	now := s.Now()
 	var next affwatch.Violation
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		cur, err := getViolation(ctx, tx, found.Fingerprint)
+		// On PostgreSQL the row is locked for the transaction; SQLite's writer lock, taken
+		// when the transaction began, already keeps other writers out.
+		lock := ""
+		if s.dialect == dialectPostgres {
+			lock = " FOR UPDATE"
+		}
+		cur, err := scanViolation(tx.QueryRowContext(ctx, selectViolation+` WHERE fingerprint = ?`+lock, found.Fingerprint))
 		if err != nil {
 			return err
 		}

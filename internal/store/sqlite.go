@@ -26,23 +26,37 @@ import (
 	"github.com/affwatch/affwatch"
 )
 
-//go:embed migrations/sqlite/*.sql
-var sqliteMigrations embed.FS
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
 
-// SQLite is the embedded store: one file, WAL journal, foreign keys on, and a busy
-// timeout so that a reader never fails a writer.
-type SQLite struct {
-	db   *sql.DB
-	path string
+// The dialects a DB speaks: SQLite, the embedded default, and PostgreSQL for teams.
+const (
+	dialectSQLite   = "sqlite"
+	dialectPostgres = "postgres"
+)
+
+// DB is the store: SQLite (one file, WAL journal, foreign keys on, a busy timeout so that
+// a reader never fails a writer) or PostgreSQL. Its statements are written once, with "?"
+// placeholders; each dialect has its own schema in migrations/<dialect>.
+type DB struct {
+	db      *sql.DB
+	dialect string
+	path    string // the SQLite file, or the PostgreSQL URL without its password
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+
+	// closers release what the database handle does not own (a connection pool).
+	closers []func()
 
 	// uaIDs caches the ids of user agents already stored.
 	uaMu  sync.Mutex
 	uaIDs map[string]int64
 }
 
-var _ affwatch.Store = (*SQLite)(nil)
+// SQLite is the name the store had when SQLite was its only dialect.
+type SQLite = DB
+
+var _ affwatch.Store = (*DB)(nil)
 
 // OpenSQLite opens (creating if needed) the database at path and applies any migrations
 // it has not seen yet. ":memory:" is not supported: tests use a file in t.TempDir().
@@ -58,7 +72,7 @@ func OpenSQLite(ctx context.Context, dbPath string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbPath, err)
 	}
-	s := &SQLite{db: db, path: dbPath, Now: time.Now}
+	s := &DB{db: db, dialect: dialectSQLite, path: dbPath, Now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", dbPath, err)
@@ -74,7 +88,13 @@ func OpenSQLite(ctx context.Context, dbPath string) (*SQLite, error) {
 func (s *SQLite) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	err := s.db.Close()
+	for _, c := range s.closers {
+		c()
+	}
+	return err
+}
 
 // migrate applies, in order and each in its own transaction, the embedded migrations whose
 // version is not yet recorded.
@@ -83,11 +103,23 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return err
 	}
-	names, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	names, err := fs.Glob(migrations, "migrations/"+s.dialect+"/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	// A database that a newer affwatch migrated is left alone: this one would misread it.
+	known := 0
+	if len(names) > 0 {
+		known, _ = strconv.Atoi(strings.SplitN(path.Base(names[len(names)-1]), "_", 2)[0])
+	}
+	var newest sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		return err
+	}
+	if newest.Int64 > int64(known) {
+		return fmt.Errorf("%w: its schema is at version %d, and this affwatch knows versions up to %d: upgrade affwatch", ErrNewerSchema, newest.Int64, known)
+	}
 	for _, name := range names {
 		base := path.Base(name)
 		num, _, _ := strings.Cut(base, "_")
@@ -95,7 +127,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", base)
 		}
-		body, err := sqliteMigrations.ReadFile(name)
+		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return err
 		}
@@ -133,6 +165,9 @@ func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// ErrNewerSchema is returned when the database was migrated by a newer affwatch.
+var ErrNewerSchema = errors.New("the database is from a newer affwatch")
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
@@ -191,12 +226,8 @@ func (s *SQLite) StartScan(ctx context.Context, kind string) (affwatch.Scan, err
 			WHERE kind = ? AND status = ?`, affwatch.ScanFailed, fmtTime(now), kind, affwatch.ScanRunning); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO scans (kind, started, status) VALUES (?, ?, ?)`, kind, fmtTime(now), affwatch.ScanRunning)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO scans (kind, started, status) VALUES (?, ?, ?) RETURNING id`,
+			kind, fmtTime(now), affwatch.ScanRunning).Scan(&id)
 	})
 	if err != nil {
 		return affwatch.Scan{}, err

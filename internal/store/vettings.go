@@ -26,12 +26,13 @@ func (s *SQLite) SaveVetting(ctx context.Context, v Vetting) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO vettings (site, program, verdict, vetted_at, report) VALUES (?, ?, ?, ?, ?)`,
-		v.Site, v.Program, v.Verdict, fmtTime(v.VettedAt), z)
+	var id int64
+	err = s.db.QueryRowContext(ctx, `INSERT INTO vettings (site, program, verdict, vetted_at, report) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		v.Site, v.Program, v.Verdict, fmtTime(v.VettedAt), z).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("save vetting of %s: %w", v.Site, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // LastVetting returns the latest vetting of a site (scheme://host).

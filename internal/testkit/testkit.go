@@ -3,7 +3,11 @@
 package testkit
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/csv"
+	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SharedData returns the path of ../shared/data/parts... beside the repository (found by
@@ -125,3 +131,49 @@ deny contains {"msg": "many numbers"} if {
 	count(numbers.range(1, 200000000)) > 0
 }
 `
+
+// PostgresURL is the PostgreSQL server the tests use: AFFWATCH_TEST_POSTGRES, or the one
+// every session and CI run has on 127.0.0.1:5432 with trust authentication.
+func PostgresURL() string {
+	if u := os.Getenv("AFFWATCH_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// Postgres creates an empty database of its own for the test on the test server, and drops
+// it when the test ends; it returns the database's URL. A server that cannot be reached
+// fails the test, saying how to start one: the PostgreSQL store is never skipped.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, PostgresURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL is needed at %s (set AFFWATCH_TEST_POSTGRES to use another): %v\n"+
+			"start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", PostgresURL(), err)
+	}
+	defer admin.Close(ctx)
+	var b [6]byte
+	rand.Read(b[:])
+	name := "affwatch_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, PostgresURL())
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
