@@ -4,7 +4,7 @@ import "time"
 
 // PageSchemaVersion is the version of the Page document. Policies are type-checked against
 // policies/schemas/page.schema.json, which carries the same number; bump both together.
-const PageSchemaVersion = 1
+const PageSchemaVersion = 2
 
 // FetchStatus says whether a page was seen well enough to judge it. Only FetchOK and
 // FetchNotModified pages are verified: a page that could not be verified is never reported
@@ -93,6 +93,50 @@ type Block struct {
 	Text     string `json:"text"`
 	Selector string `json:"selector"`
 	Hidden   bool   `json:"hidden"`
+	// Context says what surrounds the block: whether something is sold in or near it, and
+	// which of its words are quotations or a media player's controls.
+	Context BlockContext `json:"context"`
+}
+
+// BlockContext says what surrounds a block of text, so that a rule can tell a shop's
+// "only 3 left" or "limited time" from the same words in a story, a quotation, a headline
+// or a video player. The extractor computes it; the default pack's claim and offer rules
+// (CLAIM-001, CLAIM-002, OFFER-001) judge everyday wording only where Commercial is true.
+type BlockContext struct {
+	// Commercial is true when something is sold in or near the block: Signals says what.
+	Commercial bool `json:"commercial,omitempty"`
+	// Signals are the commerce signals in the block or in the blocks around it (two either
+	// side, within 400 characters; a headline takes only its own): "price" (an amount in a
+	// short block: a price tag, not a figure in prose), "discount" ("30% off"), "coupon",
+	// "cta" (a call to action: "buy now", "add to cart", "check price"), "affiliate_link",
+	// "product_link" (a link to a product, cart or shop page), "brand" (the program's brand
+	// terms) and "promo_block" (inside an element whose class or id names a promotion, a
+	// product, a price, a deal, a countdown or a cart).
+	Signals []string `json:"signals,omitempty"`
+	// Quote is true when the whole block is a quotation: inside <blockquote> or <q>, or its
+	// text all in quotation marks. Its words are someone else's, not the page's claim.
+	Quote bool `json:"quote,omitempty"`
+	// Quotes are the quoted passages inside the block, as character offsets into its text:
+	// text in quotation marks (“…”, "…", „…“, «…»), <q> and <cite>, and italicised titles
+	// of works ("The Prevent and Reverse Heart Disease Cookbook").
+	Quotes []Span `json:"quotes,omitempty"`
+	// Media is true for the text of a media player (<video>, <audio>, or an element whose
+	// class names a player: "Remaining Time -0:00" is not a countdown).
+	Media bool `json:"media,omitempty"`
+	// Headline is true for a headline or a teaser: h1-h6, an element whose class names a
+	// headline or title, or a block that is all one link's text. A headline reports on the
+	// world ("Nurses in high demand"); it takes no commerce signals from the blocks around it.
+	Headline bool `json:"headline,omitempty"`
+	// Badge is true for a short block of its own (at most 80 characters) that is not a
+	// headline, a menu, a sign-up form, a quotation or a player: where a shop puts "Selling
+	// fast!" or "Limited Time!", not a sentence of prose.
+	Badge bool `json:"badge,omitempty"`
+}
+
+// Span is a stretch of a block's text: character (rune) offsets, End exclusive.
+type Span struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
 }
 
 // Link is an anchor on the page. Affiliate is set when the href is an affiliate click URL.

@@ -67,6 +67,7 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 		hidden: hiddenByStylesheet(doc),
 		sel:    map[*html.Node]string{},
 		nth:    map[*html.Node]nthOfType{},
+		ctx:    map[*html.Node]nodeContext{},
 	}
 	if opt.FoldChars <= 0 {
 		x.opt.FoldChars = DefaultFoldChars
@@ -91,6 +92,7 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 	page.LinksDropped = x.linksDropped
 	page.FoldOffset = min(x.opt.FoldChars, x.runes)
 	x.findInBlocks(&page)
+	x.commerceContext(&page)
 	nonNil(&page)
 	return page, nil
 }
@@ -135,6 +137,7 @@ type extractor struct {
 	opt    ExtractOptions
 	hidden map[*html.Node]bool // hidden by a <style> rule
 	sel    map[*html.Node]string
+	ctx    map[*html.Node]nodeContext
 	// linksDropped counts the links past ExtractOptions.MaxLinks.
 	linksDropped int
 	// nth is each element's place among its same-tag siblings, filled for all the
@@ -151,7 +154,9 @@ type extractor struct {
 		hidden bool
 		buf    []byte // UTF-8 text of the block so far, white space folded
 		n      int    // runes in buf
+		spans  []affwatch.Span
 	}
+	flushes   int // blocks ended so far (an inline quotation spans no block end)
 	blocks    []affwatch.Block
 	links     []affwatch.Link
 	embeds    []affwatch.Embed
@@ -216,14 +221,28 @@ func (x *extractor) walk(n *html.Node, hidden bool) {
 	case atom.Meta:
 		x.meta(n)
 	}
+	quoteAt, bufAt, flushes := -1, 0, x.flushes
+	if !block && inlineQuote(n.DataAtom) {
+		quoteAt, bufAt = x.cur.n, len(x.cur.buf)
+	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		x.walk(c, h)
+	}
+	if quoteAt >= 0 && x.flushes == flushes && x.cur.n > quoteAt &&
+		(n.DataAtom == atom.Q || n.DataAtom == atom.Cite || titleLike(string(x.cur.buf[bufAt:]))) {
+		x.cur.spans = append(x.cur.spans, affwatch.Span{Start: quoteAt, End: x.cur.n})
 	}
 	if block {
 		x.flush()
 		// text after this element belongs to its parent's block
 		x.cur.node, x.cur.hidden = n.Parent, hidden
 	}
+}
+
+// inlineQuote elements mark quotations and titles inside a block: <q> and <cite> always,
+// <em> and <i> when their text reads as a title of a work.
+func inlineQuote(a atom.Atom) bool {
+	return a == atom.Q || a == atom.Cite || a == atom.Em || a == atom.I
 }
 
 // addText appends text to the current block, folding white space.
@@ -288,10 +307,14 @@ func (x *extractor) flush() {
 		n--
 	}
 	x.cur.buf, x.cur.n = x.cur.buf[:0], 0
+	spans := x.cur.spans
+	x.cur.spans = nil
+	x.flushes++
 	if len(buf) == 0 {
 		return
 	}
 	b := affwatch.Block{Offset: x.blockStart(), Tag: "", Text: string(buf), Hidden: x.cur.hidden}
+	b.Context = x.blockContext(b.Text, n, spans)
 	if x.cur.node != nil {
 		b.Tag, b.Selector = x.cur.node.Data, x.selector(x.cur.node)
 	}

@@ -37,6 +37,12 @@ var disclosurePatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)\b(?:contains?|includes?|uses?|has|may contain|may include)\s+(?:some\s+)?affiliate\b`),
 	regexp.MustCompile(`(?i)\b(?:we|i|the site|this site|our site|the author|this blog)\s+(?:may\s+|might\s+|will\s+|could\s+)?(?:earn|receive|get|make)s?\s+(?:a\s+)?(?:small\s+)?(?:commissions?|compensation|a share|money|fees?|a fee|revenue|a portion)\b`),
 	regexp.MustCompile(`(?i)\bearns? (?:a |an )?(?:small )?(?:commissions?|fees?) from\b`),
+	// publishers' house wordings, whoever the subject: "G/O Media may get a commission",
+	// "BuzzFeed may collect a share of sales", "may earn Vox Media a commission",
+	// "Business Insider may earn an affiliate commission", "People may receive compensation"
+	regexp.MustCompile(`(?i)\b(?:may|might|could|can|will|would)\s+(?:also\s+)?(?:get|receive|earn|collect|make)\s+(?:[\pL&/.'’-]+\s+){0,3}?(?:a\s+|an\s+)?(?:small\s+|tiny\s+)?(?:affiliate\s+)?(?:commissions?|compensation|(?:share|portion|percentage|cut)\s+of\s+(?:the\s+)?(?:sales?|revenue|proceeds|purchases?))\b`),
+	// "... and earns revenue when you purchase products through links on this page" (CNN Underscored)
+	regexp.MustCompile(`(?i)\b(?:earns?|receives?|gets?|makes?)\s+(?:revenue|money|commissions?|compensation)\b[^.!?]{0,40}?\b(?:when|if)\s+you\s+(?:buy|purchase|shop|click|make a purchase)`),
 	regexp.MustCompile(`(?i)\b(?:as an amazon associate|amazon services? llc associates program|earn from qualifying purchases)\b`),
 	regexp.MustCompile(`(?i)\b(?:at no (?:extra|additional) (?:cost|charge) to you)\b`),
 	regexp.MustCompile(`(?i)\b(?:(?:is|was|are|were) )?(?:sponsored by|paid partnership|paid promotion|paid (?:post|endorsement|advertisement)|sponsored (?:post|content|article|review))\b`),

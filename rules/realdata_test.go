@@ -138,7 +138,8 @@ func gunzipFile(t *testing.T, path string) []byte {
 // a hidden tag-manager iframe is never cookie stuffing; pages whose affiliate links carry no
 // disclosure should mostly get DISC-001, pages with links and a disclosure mostly not. It
 // reports the time per page and the violations by rule, and the pressure-claim rate on this
-// ordinary text (the false-positive side of TestClaimsPolicyOnDarkPatterns).
+// ordinary text (the false-positive side of TestClaimsPolicyOnDarkPatterns; each content
+// rule's finding is labelled by hand in TestContentRulePrecisionOnRecipePages).
 func TestRealRecipePages(t *testing.T) {
 	dir := testkit.SharedData(t, "recipe_blog_pages_affiliate")
 	rows := testkit.ReadCSV(t, filepath.Join(dir, "index_sample.csv"))
@@ -200,7 +201,10 @@ func TestRealRecipePages(t *testing.T) {
 	if rate := float64(a[1]) / float64(a[0]); rate > 0.2 {
 		t.Errorf("links with disclosure: DISC-001 on %.0f%%, want few", 100*rate)
 	}
-	if claimPages > len(rows)/10 {
-		t.Errorf("pressure claims on %d of %d ordinary recipe pages", claimPages, len(rows))
+	// Measured: 1 page (a grocer's own "Limited Time Only" range); 4 before claims were
+	// judged in their commercial context (issue 19). Each finding is labelled in
+	// TestContentRulePrecisionOnRecipePages.
+	if claimPages > 2 {
+		t.Errorf("pressure claims on %d of %d ordinary recipe pages, want at most 2", claimPages, len(rows))
 	}
 }

@@ -3,7 +3,11 @@
 # description: >-
 #   The page makes a claim that advertisers may not make and so partners may not make for
 #   them: health cures and treatment, guaranteed results, income promises, "risk-free",
-#   miracle products, and the program's own list of prohibited phrases.
+#   miracle products, and the program's own list of prohibited phrases. The built-in
+#   claims count in a commercial context (near a price, a call to action, a product or
+#   affiliate link, a coupon, the program's brand, or in a promotional block), where they
+#   sell something; the program's phrases count anywhere. Quotations and titles of works
+#   ("The Prevent and Reverse Heart Disease Cookbook") are not the page's claims.
 # custom:
 #   id: CLAIM-001
 #   severity: high
@@ -24,8 +28,10 @@ patterns := {
 deny contains finding if {
 	some category, pattern in patterns
 	regex.match(pattern, input.text) # one pass over the page first: most pages have none
-	some b in page.visible_blocks
+	some b in page.own_blocks
+	page.commercial(b)
 	some m in regex.find_n(pattern, b.text, -1)
+	page.unquoted(b, m)
 	finding := {
 		"msg": sprintf("prohibited %s claim: %q", [category, m]),
 		"evidence": page.evidence(b.text, b.selector, b.offset, lower(m)),
@@ -33,10 +39,11 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	some b in page.visible_blocks
+	some b in page.own_blocks
 	some phrase in object.get(page.program, "prohibited_claims", [])
 	phrase != ""
 	contains(lower(b.text), lower(phrase))
+	page.unquoted({"text": lower(b.text), "context": object.get(b, "context", {})}, lower(phrase))
 	finding := {
 		"msg": sprintf("claim the program prohibits: %q", [phrase]),
 		"evidence": page.evidence(b.text, b.selector, b.offset, lower(phrase)),

@@ -2,7 +2,10 @@ package affwatch.rules.claims.prohibited_test
 
 import data.affwatch.rules.claims.prohibited
 
-page(text) := {"url": "u", "program": "acme", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false}]}
+# page is a claim beside a product link; prose is the same text with nothing sold near it.
+page(text) := {"url": "u", "program": "acme", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false, "context": {"commercial": true, "signals": ["product_link"]}}]}
+
+prose(text) := {"url": "u", "program": "acme", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false, "context": {}}]}
 
 programs := {"acme": {"prohibited_claims": ["cures insomnia", "best coffee in the world"]}}
 
@@ -34,4 +37,27 @@ test_ordinary_text_passes if {
 test_hidden_text_ignored if {
 	inp := {"url": "u", "blocks": [{"offset": 0, "tag": "p", "text": "cures cancer", "selector": "p", "hidden": true}]}
 	count(prohibited.deny) == 0 with input as inp with data.programs as {}
+}
+
+# Built-in claims sell something only in a commercial context: a news story on a drug's
+# approval is not a partner's claim.
+test_built_in_claims_in_prose_pass if {
+	count(prohibited.deny) == 0 with input as prose("The FDA-approved drug was shown to treat cancer in two trials, the agency said.")
+		with data.programs as {}
+}
+
+# The program's own phrases count anywhere the page says them.
+test_program_phrases_count_in_prose if {
+	count(prohibited.deny) == 1 with input as prose("The best coffee in the world!") with data.programs as programs
+}
+
+# A title of a work ("The Prevent and Reverse Heart Disease Cookbook") and a quotation are
+# not the page's claims.
+test_titles_and_quotations_pass if {
+	text := "Her recipes appear in The Prevent and Reverse Heart Disease Cookbook."
+	inp := {"url": "u", "program": "acme", "text": text, "blocks": [{"offset": 0, "tag": "p", "text": text, "selector": "p", "hidden": false, "context": {"commercial": true, "signals": ["affiliate_link"], "quotes": [{"start": 22, "end": 68}]}}]}
+	count(prohibited.deny) == 0 with input as inp with data.programs as {}
+	q := `"It is the best coffee in the world," a reader wrote.`
+	inq := {"url": "u", "program": "acme", "text": q, "blocks": [{"offset": 0, "tag": "p", "text": q, "selector": "p", "hidden": false, "context": {"quotes": [{"start": 0, "end": 37}]}}]}
+	count(prohibited.deny) == 0 with input as inq with data.programs as programs
 }

@@ -83,3 +83,50 @@ date_ns(s) := time.parse_rfc3339_ns(s) if regex.match(`^\d{4}-\d{2}-\d{2}T`, s)
 
 # day_ns is a day in nanoseconds.
 day_ns := ((24 * 60) * 60) * 1000000000
+
+# commercial is true when something is sold in or near a block: a price tag, a discount, a
+# coupon, a call to action, a product or affiliate link, the program's brand, or a
+# promotional container (the extractor's blocks[].context.signals say which). Everyday
+# words ("hurry", "in high demand", "offer ends") are a claim only there.
+commercial(b) if b.context.commercial
+
+# badge is true for a short block of its own that is not a headline, a menu or a sign-up
+# form: a shop's badge or banner ("Selling fast!", "Limited Time!"), not a sentence of
+# prose or a headline about the world.
+badge(b) if b.context.badge
+
+# own_blocks are the visible blocks whose words are the page's own: not quotations and not
+# a media player's controls.
+own_blocks := [b | some b in visible_blocks; not b.context.quote; not b.context.media]
+
+# quoted is true when the n characters at offset i of block b are inside a quoted passage
+# (quotation marks, <q>, <cite>, a title of a work).
+quoted(b, i, n) if {
+	some q in b.context.quotes
+	q.start <= i
+	i + n <= q.end
+}
+
+# unquoted is true when the text m occurs in block b outside its quoted passages.
+unquoted(b, m) if {
+	some i in indexof_n(b.text, m)
+	not quoted(b, i, count(m))
+}
+
+# claimed is true when the text m occurs in block b as the page's own words at least once:
+# outside quoted passages and outside every match of look_alikes, a pattern of text that
+# looks like a claim and is not ("in 2016 left", "2022-09-30 00:49:50", "Remaining Time
+# -0:00").
+claimed(b, m, look_alikes) if {
+	some i in indexof_n(b.text, m)
+	not quoted(b, i, count(m))
+	not look_alike(b.text, i, count(m), look_alikes)
+}
+
+# look_alike is true when the n characters at offset i of text lie inside a match of pattern.
+look_alike(text, i, n, pattern) if {
+	some x in regex.find_n(pattern, text, -1)
+	some j in indexof_n(text, x)
+	j <= i
+	i + n <= j + count(x)
+}
