@@ -2,6 +2,7 @@ package chrome
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
@@ -134,6 +137,30 @@ func TestRenderCases(t *testing.T) {
 		sort.Strings(out)
 		return strings.Join(out, ",")
 	}
+	schemaRaw, err := fs.ReadFile(policies.FS, "schemas/page.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema any
+	json.Unmarshal(schemaRaw, &schema)
+	matchSchema, err := rego.New(rego.Query("x := json.match_schema(input.page, input.schema)")).PrepareForEval(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// conforms checks a page against policies/schemas/page.schema.json, the contract the
+	// policies are type-checked against.
+	conforms := func(t *testing.T, p affwatch.Page) {
+		b, _ := json.Marshal(p)
+		var doc any
+		json.Unmarshal(b, &doc)
+		rs, err := matchSchema.Eval(context.Background(), rego.EvalInput(map[string]any{"page": doc, "schema": schema}))
+		if err != nil || len(rs) != 1 {
+			t.Fatal(err)
+		}
+		if res := rs[0].Bindings["x"].([]any); res[0] != true {
+			t.Errorf("%s (%s) does not match the page schema: %v", p.URL, p.FetchStatus, res[1])
+		}
+	}
 	entries, _ := fs.ReadDir(fixtures.Sites, "sites/render-cases")
 	checked := 0
 	for _, e := range entries {
@@ -152,6 +179,8 @@ func TestRenderCases(t *testing.T) {
 			start := time.Now()
 			rendered := crawlOne(t, pageURL, affwatch.RenderAlways, shared)
 			took := time.Since(start)
+			conforms(t, static)
+			conforms(t, rendered)
 			if got := judge(t, static); wantS != nil && got != wantS[1] {
 				t.Errorf("static: %s, want %s", got, wantS[1])
 			}
