@@ -24,7 +24,33 @@ const (
 	FetchRefused         FetchStatus = "refused"
 	FetchRedirectLoop    FetchStatus = "redirect_loop"
 	FetchError           FetchStatus = "error"
+	// FetchRenderFailed is a page that was to be rendered in a browser (crawl.render) whose
+	// browser crashed or hung twice: what scripts build on it was not seen, so it resolves
+	// nothing.
+	FetchRenderFailed FetchStatus = "render_failed"
 )
+
+// RenderMode says when a page is loaded in a browser (Chromium) and judged as the reader
+// sees it, scripts run, rather than as the server sent it.
+type RenderMode string
+
+// The render modes. RenderAuto renders a page whose static HTML has a <script> element and
+// little to read (fewer than AutoRenderWords words, or fewer than AutoRenderLinks links):
+// the signs of a page built by script.
+const (
+	RenderNever  RenderMode = "never"
+	RenderAuto   RenderMode = "auto"
+	RenderAlways RenderMode = "always"
+)
+
+// The thresholds of RenderAuto.
+const (
+	AutoRenderWords = 150
+	AutoRenderLinks = 3
+)
+
+// Valid reports whether m is a render mode ("" is not: it means "not set").
+func (m RenderMode) Valid() bool { return m == RenderNever || m == RenderAuto || m == RenderAlways }
 
 // Verified reports whether the page content was actually seen, so that policies ran on
 // what a reader sees and the absence of a violation means something.
@@ -61,6 +87,47 @@ type Page struct {
 	Disclosures  []Disclosure `json:"disclosures"`
 	Coupons      []Coupon     `json:"coupons"`
 	Prices       []Price      `json:"prices"`
+
+	// Rendered is true when the content fields come from the DOM a browser built (scripts
+	// run, crawl.render), false when they come from the HTML the server sent.
+	Rendered bool `json:"rendered"`
+	// Requests are the requests the page made while it was rendered, in the order it made
+	// them (empty when it was not rendered); at most MaxPageRequests, the rest counted in
+	// RequestsDropped. Cookie stuffing built by script is seen here, whatever its source.
+	Requests        []PageRequest `json:"requests"`
+	RequestsDropped int           `json:"requests_dropped,omitempty"`
+}
+
+// MaxPageRequests caps the requests one rendered page lists.
+const MaxPageRequests = 500
+
+// PageRequest is one request a rendered page made: what was asked for, how it was asked,
+// and whether the browser was let through.
+type PageRequest struct {
+	URL string `json:"url"`
+	// Type is the resource type as the browser names it, lower-cased: document, image,
+	// script, stylesheet, xhr, fetch, ping, media, font, other...
+	Type string `json:"type"`
+	// Initiator is what made the request: "parser" (markup), "script", "redirect" (an
+	// HTTP redirect of an earlier request) or "other" (navigations, prefetches, meta
+	// refresh...).
+	Initiator string `json:"initiator"`
+	// Navigation is true for a request that loads the page the reader sees (the top-level
+	// document), false for frames and sub-resources.
+	Navigation bool `json:"navigation"`
+	// Initial marks affwatch's own navigation to the page and its HTTP redirects: every
+	// other navigation was made by the page, without a click.
+	Initial bool `json:"initial"`
+	// InPage is true when the URL is the source of an element of the rendered page
+	// (embeds) or a redirect in its markup (redirects): the rules that judge those see it.
+	InPage bool `json:"in_page"`
+	// Blocked is true when the request was not let through; BlockedReason says why:
+	// "address" (the address guard: private, loopback or metadata), "scheme" (not http or
+	// https) or "navigation" (the page tried to leave; the page is judged as it was).
+	Blocked       bool   `json:"blocked"`
+	BlockedReason string `json:"blocked_reason,omitempty"`
+	// Affiliate is set when the URL is an affiliate click URL.
+	Affiliate *AffiliateLink `json:"affiliate"`
 }
 
 // Redirect is one hop between the URL asked for and the page finally shown.

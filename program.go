@@ -30,6 +30,8 @@ type Program struct {
 	DisabledRules []string `json:"disabled_rules" yaml:"disabled_rules"`
 	// Exceptions suppress findings the program has agreed to, until they expire.
 	Exceptions []Exception `json:"exceptions" yaml:"exceptions"`
+	// Render overrides crawl.render for this program's affiliates ("" : not set).
+	Render RenderMode `json:"-" yaml:"render"`
 }
 
 // ProgramCoupon is a coupon code an advertiser issued, valid between two dates.
@@ -63,6 +65,8 @@ type Affiliate struct {
 	// NetworkIDs are the affiliate's own IDs per network ("amazon" -> "mytag-20"): links
 	// on the affiliate's pages that carry other IDs are suspect.
 	NetworkIDs map[string]string `json:"network_ids" yaml:"network_ids"`
+	// Render overrides the program's and crawl.render for this affiliate's pages.
+	Render RenderMode `json:"-" yaml:"render"`
 }
 
 // ScanStatus is where a scan run stands.

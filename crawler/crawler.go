@@ -10,6 +10,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -73,6 +74,11 @@ type Config struct {
 	// NoSitemaps stops the crawler reading /sitemap.xml for more of a site's pages (read by
 	// default, within the page budget; its pages count as one link from the seed).
 	NoSitemaps bool
+	// Render is when pages are rendered in a browser (default never); affiliates and
+	// programs may say otherwise. Renderer is the browser; the crawler closes it (when it
+	// is an io.Closer) on Close.
+	Render   affwatch.RenderMode
+	Renderer Renderer
 }
 
 func (c *Config) defaults() {
@@ -167,8 +173,15 @@ func New(cfg Config, programs []affwatch.Program) *Crawler {
 	return c
 }
 
-// Close releases idle connections.
-func (c *Crawler) Close() { c.client.CloseIdleConnections() }
+// Close releases idle connections and stops the browser, if there is one.
+func (c *Crawler) Close() {
+	c.client.CloseIdleConnections()
+	if cl, ok := c.cfg.Renderer.(io.Closer); ok {
+		if err := cl.Close(); err != nil {
+			c.Logger.Warn("closing the browser", "err", err)
+		}
+	}
+}
 
 // fetchState is what the crawler knows about one request while it is under way.
 type fetchState struct {
@@ -505,6 +518,7 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 	}
 	snap := s.c.snapshot(s.aff, st, r)
 	p := &snap.Page
+	var follow []affwatch.Link // the same-site links to crawl on from this page
 	ctype := r.Headers.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ctype)
 	isHTML := ctype == "" || mt == "text/html" || mt == "application/xhtml+xml"
@@ -532,6 +546,23 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 			p.FetchStatus, p.FetchError = affwatch.FetchError, err.Error()
 			break
 		}
+		follow = page.Links
+		if wantRender(s.c.renderMode(s.aff, s.prog), r.Body, &page) {
+			rendered, _, err := s.c.renderPage(s.ctx, p.FinalURL, s.prog)
+			if err != nil {
+				if s.scanCtx.Err() != nil {
+					s.progress(-1, nil) // the scan is being stopped: the page was not seen
+					return
+				}
+				// The static page is kept as what was seen, but the page is not verified:
+				// readers see what the browser would have built.
+				fillContent(p, &page)
+				p.FetchStatus, p.FetchError = affwatch.FetchRenderFailed, "render: "+err.Error()
+				break
+			}
+			page = rendered
+			follow = append(follow, page.Links...)
+		}
 		if s.c.cfg.ResolveClicks {
 			s.c.resolveLinks(s.ctx, &page)
 		}
@@ -542,11 +573,12 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 	}
 	s.emit(snap, -1)
 	// A page not modified since the last scan hands on the links of its stored snapshot,
-	// so the scan reaches every page a fresh scan would.
-	if !p.FetchStatus.Verified() || st.depth >= s.c.cfg.MaxDepth {
+	// so the scan reaches every page a fresh scan would. A page whose rendering failed
+	// still hands on the links of its static HTML.
+	if (!p.FetchStatus.Verified() && p.FetchStatus != affwatch.FetchRenderFailed) || st.depth >= s.c.cfg.MaxDepth {
 		return
 	}
-	for _, l := range p.Links {
+	for _, l := range follow {
 		if l.Affiliate != nil {
 			continue
 		}

@@ -120,6 +120,9 @@ func nonNil(p *affwatch.Page) {
 	if p.Prices == nil {
 		p.Prices = []affwatch.Price{}
 	}
+	if p.Requests == nil {
+		p.Requests = []affwatch.PageRequest{}
+	}
 	if p.Affiliate.NetworkIDs == nil {
 		p.Affiliate.NetworkIDs = map[string]string{}
 	}

@@ -39,20 +39,35 @@ func Forbidden(ip netip.Addr) bool {
 	return false
 }
 
+// ec2MetadataV6 is the IPv6 address of AWS's instance metadata service.
+var ec2MetadataV6 = netip.MustParseAddr("fd00:ec2::254")
+
+// Metadata reports whether ip is link-local, where clouds serve instance metadata and
+// credentials (169.254.169.254, fd00:ec2::254). It is never reached, whatever
+// allow_private_addresses says.
+func Metadata(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLinkLocalUnicast() || ip == ec2MetadataV6
+}
+
 // guardedDialer returns a dialer that checks every address after DNS resolution, so that
 // neither a hostname pointing inside nor a redirect to an internal address gets through.
+// With allowPrivate it still refuses the metadata addresses.
 func guardedDialer(allowPrivate bool) *net.Dialer {
 	d := &net.Dialer{}
-	if allowPrivate {
-		return d
-	}
 	d.Control = func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
 			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
 		}
 		ip, err := netip.ParseAddr(host)
-		if err != nil || Forbidden(ip) {
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+		case Metadata(ip):
+			return fmt.Errorf("%w: %s (a link-local or cloud metadata address is never reached, whatever crawl.allow_private_addresses says)",
+				ErrForbiddenAddress, host)
+		case !allowPrivate && Forbidden(ip):
 			return fmt.Errorf("%w: %s (partner URLs may not reach loopback or private addresses; for a local test site set crawl.allow_private_addresses: true)",
 				ErrForbiddenAddress, host)
 		}

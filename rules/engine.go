@@ -429,6 +429,17 @@ func (e *Engine) evalAlone(ctx context.Context, b *binding, input ast.Value) ([]
 	return set, nil
 }
 
+// Isolated lists the rules that once ran past their budget and are since evaluated on
+// their own, by id.
+func (e *Engine) Isolated() []string {
+	var ids []string
+	for _, i := range e.plan.Load().alone {
+		ids = append(ids, e.binds[i].rule.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // isolate takes a rule that ran past its budget out of the shared query: from then on it
 // is evaluated on its own, so the other rules are not held up (or stopped) with it.
 func (e *Engine) isolate(ctx context.Context, i int) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/crawler/chrome"
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/internal/notify"
 	"github.com/affwatch/affwatch/internal/report"
@@ -238,6 +239,12 @@ func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Log
 // scanWith runs one scan with the given policies (an engine, or the daemon's reloader);
 // problems says what is wrong with them (files left out), recorded on a partial scan.
 func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, problems error, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
+	if cfg.rendering() {
+		// Without the browser every rendered page would fail: say so before the scan.
+		if err := chrome.Check(cfg.Crawl.ChromiumPath); err != nil {
+			return affwatch.Scan{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
@@ -278,7 +285,27 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		ResolveClicks:  cfg.Crawl.ResolveClicks,
 		ResolveLimit:   cfg.Crawl.ResolveLimit,
 		MaxLinks:       cfg.Crawl.MaxLinks,
+		Render:         cfg.Crawl.Render,
+		Renderer:       newRenderer(cfg),
 	}, programs)
+}
+
+// newRenderer makes the browser pool when the config renders any page (nil otherwise: no
+// browser starts). Chromium itself starts with the first page to render.
+func newRenderer(cfg *Config) crawler.Renderer {
+	if !cfg.rendering() {
+		return nil
+	}
+	return chrome.New(chrome.Config{
+		ExecPath:     cfg.Crawl.ChromiumPath,
+		Tabs:         cfg.Crawl.RenderTabs,
+		Timeout:      time.Duration(cfg.Crawl.RenderTimeout),
+		MaxHTMLBytes: cfg.Crawl.MaxBodyBytes,
+		UserAgent:    cfg.Crawl.UserAgent,
+		AllowPrivate: cfg.Crawl.AllowPrivate,
+		AllowHosts:   cfg.Crawl.RenderAllowHosts,
+		Logger:       slog.Default().With("component", "chrome"),
+	})
 }
 
 // printScanSummary prints what a scan found and returns the highest severity among the

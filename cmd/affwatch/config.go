@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"net/mail"
 	"net/url"
 	"os"
@@ -101,6 +102,38 @@ type CrawlConfig struct {
 	ResolveLimit  int  `yaml:"resolve_limit"`
 	// MaxLinks caps the links judged on one page (default 5000, in reading order).
 	MaxLinks int `yaml:"max_links"`
+	// Render is when pages are rendered in Chromium: never (default), auto or always;
+	// programs and affiliates may override it with their own render key.
+	Render affwatch.RenderMode `yaml:"render"`
+	// ChromiumPath is the browser (default /usr/bin/chromium, Debian's chromium package).
+	ChromiumPath string `yaml:"chromium_path"`
+	// RenderTabs is how many pages are rendered at once (default 2); RenderTimeout one
+	// page's budget (default 15s).
+	RenderTabs    int      `yaml:"render_tabs"`
+	RenderTimeout Duration `yaml:"render_timeout"`
+	// RenderAllowHosts are loopback/private host:port a rendered page may reach besides
+	// its own origin, when allow_private_addresses is set.
+	RenderAllowHosts []string `yaml:"render_allow_hosts"`
+}
+
+// rendering reports whether any page may be rendered: crawl.render or a program's or an
+// affiliate's render says so.
+func (c *Config) rendering() bool {
+	on := func(m affwatch.RenderMode) bool { return m == affwatch.RenderAuto || m == affwatch.RenderAlways }
+	if on(c.Crawl.Render) {
+		return true
+	}
+	for _, p := range c.Programs {
+		if on(p.Render) {
+			return true
+		}
+	}
+	for _, a := range c.Affiliates {
+		if on(a.Render) {
+			return true
+		}
+	}
+	return false
 }
 
 // DetectConfig sets the fraud detectors' window, the affiliate's own history they compare
@@ -459,6 +492,9 @@ func (c *Config) validate(root *yaml.Node) error {
 			bad(fmt.Sprintf("program id %q is used twice", p.ID), "programs", i, "id")
 		}
 		progs[p.ID] = true
+		if p.Render != "" && !p.Render.Valid() {
+			bad(fmt.Sprintf("%q: want never, auto or always", p.Render), "programs", i, "render")
+		}
 		for rule, s := range p.SeverityOverrides {
 			if s == affwatch.SeverityUnknown {
 				bad(fmt.Sprintf("rule %s: severity must be one of info, low, medium, high, critical", rule), "programs", i, "severity_overrides")
@@ -499,6 +535,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		} else if !progs[a.Program] {
 			bad(fmt.Sprintf("unknown program %q", a.Program), "affiliates", i, "program")
 		}
+		if a.Render != "" && !a.Render.Valid() {
+			bad(fmt.Sprintf("%q: want never, auto or always", a.Render), "affiliates", i, "render")
+		}
 		if a.ManagerEmail != "" {
 			if _, err := mail.ParseAddress(a.ManagerEmail); err != nil {
 				bad(fmt.Sprintf("%q is not an email address", a.ManagerEmail), "affiliates", i, "manager")
@@ -533,6 +572,22 @@ func (c *Config) validate(root *yaml.Node) error {
 		if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
 			bad(fmt.Sprintf("%q is not an email address", c.SMTP.From), "smtp", "from")
 		}
+	}
+	if c.Crawl.Render == "" {
+		c.Crawl.Render = affwatch.RenderNever
+	} else if !c.Crawl.Render.Valid() {
+		bad(fmt.Sprintf("%q: want never, auto or always", c.Crawl.Render), "crawl", "render")
+	}
+	if c.Crawl.RenderTabs < 0 || c.Crawl.RenderTimeout < 0 {
+		bad("cannot be negative", "crawl", "render_tabs")
+	}
+	for j, h := range c.Crawl.RenderAllowHosts {
+		if _, port, err := net.SplitHostPort(h); err != nil || port == "" {
+			bad(fmt.Sprintf("%q: want host:port", h), "crawl", "render_allow_hosts", j)
+		}
+	}
+	if c.Crawl.ChromiumPath != "" {
+		c.Crawl.ChromiumPath = c.path(c.Crawl.ChromiumPath)
 	}
 	if c.Crawl.MaxDepth == nil {
 		one := 1

@@ -174,8 +174,8 @@ func TestScanGoesOnPastAnExpensiveRule(t *testing.T) {
 	cfg, dir := expensiveConfig(t, srv.URL+"/", "300ms")
 	start := time.Now()
 	code, out, errOut := runCLI(t, "scan", "--config", cfg)
-	if took := time.Since(start); took > 10*time.Second {
-		t.Fatalf("the scan took %s", took)
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("the scan took %s with a 300ms evaluation budget", took)
 	}
 	if code == 0 {
 		t.Fatalf("exit 0 for a scan with a failed rule and a violation\n%s%s", out, errOut)
@@ -204,7 +204,7 @@ func TestScanStopsPromptlyWhileARuleRuns(t *testing.T) {
 	start := time.Now()
 	var out, errOut bytes.Buffer
 	code := run(ctx, []string{"scan", "--config", cfg}, &out, &errOut)
-	if took := time.Since(start); took > 6*time.Second {
+	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("the scan took %s to stop after the signal at 1s", took)
 	}
 	if code == 0 {
