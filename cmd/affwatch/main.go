@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -106,16 +107,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "affwatch", version)
 	default:
-		fmt.Fprintf(stderr, "affwatch: unknown command %q\n\n%s", cmd, usage)
+		printError(stderr, "affwatch", fmt.Errorf("unknown command %q", cmd))
+		fmt.Fprintf(stderr, "\n%s", usage)
 		return exitError
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "affwatch %s: %v\n", cmd, err)
+			printError(stderr, "affwatch "+cmd, err)
 		}
 		return exitError
 	}
 	return code
+}
+
+// printError is the one place a command's error reaches the user: after the command's
+// name, and ending with exactly one newline whatever the error's own text ends with, so
+// the next output (a shell prompt, the next command's) never runs into it.
+func printError(w io.Writer, prefix string, err error) {
+	msg := strings.TrimRight(err.Error(), " \t\r\n")
+	if msg == "" {
+		msg = "failed"
+	}
+	fmt.Fprintf(w, "%s: %s\n", prefix, msg)
 }
 
 const version = "0.1.0-dev"
