@@ -34,7 +34,7 @@ import (
 const RulePrefix = "affwatch.rules."
 
 // PageSchemaPath is where a policy source keeps the Page document schema.
-const PageSchemaPath = "schemas/page.schema.json"
+const PageSchemaPath = "schemas/page/page.schema.json"
 
 // Source is a tree of policy files: the embedded default pack or a directory on disk.
 type Source struct {
