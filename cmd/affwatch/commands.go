@@ -244,7 +244,7 @@ func oneLine(s string, n int) string {
 
 func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "clicks" && args[0] != "conversions") {
-		return errors.New("usage: affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE...")
+		return errors.New("name what to ingest: affwatch ingest clicks|conversions [--config FILE] [--rejects FILE] FILE")
 	}
 	kind := args[0]
 	fs := newFlags("ingest "+kind, stderr)
