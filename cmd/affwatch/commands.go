@@ -14,13 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/internal/notify"
+	"github.com/affwatch/affwatch/internal/output"
 	"github.com/affwatch/affwatch/internal/report"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/policies"
@@ -83,7 +83,12 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	failOn := fs.String("fail-on", "", "exit 1 when violations at or above this severity are found (default: the config's fail_on, else high)")
 	verbose := fs.Bool("v", false, "log every page")
 	prog := fs.String("progress", "auto", "show progress on stderr: auto (when it is a terminal), always or never")
+	outFmt := formatFlag(fs, output.Text, output.JSON, output.SARIF)
 	if err := fs.Parse(args); err != nil {
+		return exitError, err
+	}
+	out, err := output.Get(*outFmt, output.Text, output.JSON, output.SARIF)
+	if err != nil {
 		return exitError, err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -123,7 +128,11 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if scan.ID == 0 {
 		return exitError, err
 	}
-	worst, perr := printScanSummary(ctx, stdout, st, scan)
+	rep, worst, perr := scanReport(ctx, st, scan)
+	if perr == nil {
+		rep.Summary.OK = err == nil && worst < threshold
+		perr = out.Output(stdout, rep)
+	}
 	if err != nil {
 		return exitError, err
 	}
@@ -202,36 +211,15 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 	}, programs)
 }
 
-// printScanSummary prints what a scan found and returns the highest severity among the
-// standing, non-advisory violations it saw.
+// printScanSummary prints what a scan found (as text) and returns the highest severity
+// among the standing, non-advisory violations it saw.
 func printScanSummary(ctx context.Context, w io.Writer, st affwatch.Store, scan affwatch.Scan) (affwatch.Severity, error) {
-	vs, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
+	rep, worst, err := scanReport(ctx, st, scan)
 	if err != nil {
 		return 0, err
 	}
-	c := scan.Counts
-	fmt.Fprintf(w, "scan #%d %s: %d pages (%d verified, %d not verified), %d findings: %d new, %d reopened, %d resolved\n",
-		scan.ID, scan.Status, c.Pages, c.Verified, c.Failed, c.Findings, c.New, c.Reopened, c.Resolved)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tRULE\tSTATE\tAFFILIATE\tURL\tMESSAGE")
-	worst := affwatch.SeverityUnknown
-	shown := 0
-	for _, v := range vs {
-		seen := v.LastScan == scan.ID
-		resolvedNow := v.State == affwatch.StateResolved && v.LastScan < scan.ID && !v.ResolvedAt.Before(scan.Started)
-		if !seen && !resolvedNow {
-			continue
-		}
-		if seen && v.State != affwatch.StateSuppressed && !v.Advisory && v.Severity > worst {
-			worst = v.Severity
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.State, v.AffiliateID, v.URL, oneLine(v.Message, 90))
-		shown++
-	}
-	if shown == 0 {
-		fmt.Fprintln(tw, "-\t-\t-\t-\t-\tno violations")
-	}
-	return worst, tw.Flush()
+	out, _ := output.Get(string(output.Text), output.Text)
+	return worst, out.Output(w, rep)
 }
 
 func oneLine(s string, n int) string {
