@@ -52,6 +52,8 @@ func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		return policyDocs(ctx, rest, stdout, stderr)
 	case "diff":
 		return policyDiff(ctx, rest, stdout, stderr)
+	case "new":
+		return policyNew(ctx, rest, stdout, stderr)
 	}
 	return exitError, fmt.Errorf("unknown policy command %q\n%s", sub, policyUsage)
 }
