@@ -96,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, rest, stdout, stderr)
 	case "scans":
 		err = cmdScans(ctx, rest, stdout, stderr)
+	case "pages":
+		err = cmdPages(ctx, rest, stdout, stderr)
 	case "outbox":
 		err = cmdOutbox(ctx, rest, stdout, stderr)
 	case "report":

@@ -69,6 +69,7 @@ const (
 	CommandTest  = "policy test"
 	CommandCheck = "policy check"
 	CommandScan  = "scan"
+	CommandPages = "pages show"
 )
 
 // Report is what one command run has to say. Which parts are set depends on the command:
@@ -90,6 +91,8 @@ type Report struct {
 	Coverage *Coverage `json:"coverage,omitempty"`
 
 	Check *Check `json:"check,omitempty"`
+
+	Decisions []Decision `json:"decisions,omitempty"`
 
 	Summary Summary `json:"summary"`
 
@@ -244,6 +247,38 @@ type Problem struct {
 	Line    int    `json:"line,omitempty"`
 	Column  int    `json:"column,omitempty"`
 	Message string `json:"message"`
+}
+
+// Decision is one scan's decision record about one page: fetched or not, the policy
+// revision that judged it, the rules judged and those that found something.
+type Decision struct {
+	ScanID         int64    `json:"scan_id"`
+	ScanStarted    string   `json:"scan_started"`
+	AffiliateID    string   `json:"affiliate_id"`
+	URL            string   `json:"url"`
+	FetchStatus    string   `json:"fetch_status"`
+	FetchError     string   `json:"fetch_error,omitempty"`
+	PolicyRevision string   `json:"policy_revision,omitempty"`
+	Recorded       bool     `json:"recorded"`
+	Judged         []string `json:"judged"`
+	Violated       []string `json:"violated"`
+	EvalErrors     string   `json:"eval_errors,omitempty"`
+	Findings       int      `json:"findings"`
+}
+
+// DecisionOf is a stored decision record as reported; Recorded is false for pages stored
+// before decision records were kept, or not judged at all.
+func DecisionOf(d affwatch.PageDecision) Decision {
+	out := Decision{ScanID: d.ScanID, ScanStarted: d.ScanStarted.UTC().Format(time.RFC3339), AffiliateID: d.AffiliateID, URL: d.URL,
+		FetchStatus: string(d.FetchStatus), FetchError: d.FetchError, PolicyRevision: d.PolicyRevision, Recorded: d.Judged != nil,
+		Judged: d.Judged, Violated: d.Violated, EvalErrors: d.EvalErrors, Findings: d.Findings}
+	if out.Judged == nil {
+		out.Judged = []string{}
+	}
+	if out.Violated == nil {
+		out.Violated = []string{}
+	}
+	return out
 }
 
 // Summary counts what the report holds and says whether the command succeeded.

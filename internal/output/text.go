@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/affwatch/affwatch"
 )
 
 // textOutput is for people at a terminal: each command's own summary and table.
@@ -23,6 +25,8 @@ func (textOutput) Output(w io.Writer, r *Report) error {
 		return textCheck(w, r)
 	case CommandScan:
 		return textScan(w, r)
+	case CommandPages:
+		return textDecisions(w, r)
 	}
 	return fmt.Errorf("text output: unknown command %q", r.Command)
 }
@@ -153,6 +157,43 @@ func textScan(w io.Writer, r *Report) error {
 		fmt.Fprintln(tw, "-\t-\t-\t-\t-\tno violations")
 	}
 	return tw.Flush()
+}
+
+func textDecisions(w io.Writer, r *Report) error {
+	for i, d := range r.Decisions {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "scan #%d (%s) %s, affiliate %s: %s", d.ScanID, d.ScanStarted, d.URL, d.AffiliateID, d.FetchStatus)
+		if d.FetchError != "" {
+			fmt.Fprintf(w, " (%s)", OneLine(d.FetchError, 100))
+		}
+		fmt.Fprintln(w)
+		switch {
+		case d.Recorded:
+			fmt.Fprintf(w, "  policy revision %s\n", d.PolicyRevision)
+			fmt.Fprintf(w, "  rules judged (%d): %s\n", len(d.Judged), listOrNone(d.Judged))
+			fmt.Fprintf(w, "  rules failed (%d): %s\n", len(d.Violated), listOrNone(d.Violated))
+		case affwatch.FetchStatus(d.FetchStatus).Verified():
+			fmt.Fprintf(w, "  no decision record (stored before they were kept); %d findings\n", d.Findings)
+		default:
+			fmt.Fprintln(w, "  not judged: the page could not be verified, so no rule checked it")
+		}
+		if d.EvalErrors != "" {
+			fmt.Fprintf(w, "  rule errors: %s\n", OneLine(d.EvalErrors, 200))
+		}
+	}
+	if len(r.Decisions) == 0 {
+		fmt.Fprintln(w, "no scan has looked at this page")
+	}
+	return nil
+}
+
+func listOrNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
 }
 
 // OneLine puts s on one line of at most n characters.
