@@ -41,6 +41,9 @@ type Source struct {
 	// Name says where the files come from in messages ("policies (embedded)", a path).
 	Name string
 	FS   fs.FS
+	// Revision, when set, is the source's own revision (an OPA bundle's manifest
+	// revision): the engine's revision is then made of these rather than a hash.
+	Revision string
 }
 
 // Rule is one entry of the rule catalogue, read from the rule's # METADATA.
@@ -272,6 +275,9 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 	}
 	h.Write(schemaRaw)
 	revision := hex.EncodeToString(h.Sum(nil))[:12]
+	if revs := sourceRevisions(sources); revs != "" {
+		revision = revs
+	}
 
 	for {
 		e, err := build(ctx, mods, rules, schemaRaw, opt, revision)
@@ -452,6 +458,18 @@ func (e *Engine) isolate(ctx context.Context, i int) {
 	e.plan.Store(next)
 	e.log.Warn("rule ran past its evaluation budget: from now on it is evaluated on its own",
 		"rule", e.binds[i].rule.ID, "file", e.binds[i].rule.File)
+}
+
+// sourceRevisions is the revision of sources that carry their own (bundles), joined with
+// "+" in source order; "" when none does.
+func sourceRevisions(sources []Source) string {
+	var revs []string
+	for _, s := range sources {
+		if s.Revision != "" {
+			revs = append(revs, s.Revision)
+		}
+	}
+	return strings.Join(revs, "+")
 }
 
 func sourceNames(sources []Source) string {

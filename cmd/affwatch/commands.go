@@ -147,7 +147,11 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 
 // scanOnce runs one crawl-and-check scan with the configured parts.
 func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return affwatch.Scan{}, err
+	}
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
 	if eng == nil {
 		return affwatch.Scan{}, err
 	}

@@ -54,6 +54,8 @@ func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		return policyDiff(ctx, rest, stdout, stderr)
 	case "new":
 		return policyNew(ctx, rest, stdout, stderr)
+	case "bundle":
+		return policyBundle(rest, stdout, stderr)
 	}
 	return exitError, fmt.Errorf("unknown policy command %q\n%s", sub, policyUsage)
 }
@@ -88,8 +90,12 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
 	start := time.Now()
-	run, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, rules.TestOptions{Filter: *filter, Coverage: *coverage || *threshold > 0})
+	run, err := rules.RunTests(ctx, srcs, cfg.Programs, rules.TestOptions{Filter: *filter, Coverage: *coverage || *threshold > 0})
 	if err != nil {
 		return exitError, err
 	}
@@ -103,7 +109,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	traced := map[string]*rules.TestResult{}
 	if len(failing) > 0 {
-		again, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, rules.TestOptions{Filter: "^(" + strings.Join(failing, "|") + ")$", Trace: true})
+		again, err := rules.RunTests(ctx, srcs, cfg.Programs, rules.TestOptions{Filter: "^(" + strings.Join(failing, "|") + ")$", Trace: true})
 		if err == nil {
 			for _, r := range again.Results {
 				traced[r.Package+"."+r.Name] = r
@@ -151,11 +157,15 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		return exitError, err
 	}
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
 	code := exitOK
 	rep := newReport(output.CommandCheck)
 	check := &output.Check{}
 	rep.Check = check
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if err != nil {
 		check.Error = err.Error()
 		check.Problems = reportProblems(err)
@@ -166,7 +176,7 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		rep.PolicyRevision = eng.Revision()
 		rep.Rules = reportRules(eng.Rules())
 	}
-	for _, src := range policySources(cfg) {
+	for _, src := range srcs {
 		diffs, err := unformatted(src.FS)
 		if err != nil {
 			return exitError, fmt.Errorf("%s: %w", src.Name, err)
@@ -290,6 +300,10 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
 	prog := affwatch.Program{ID: *program}
 	if *program != "" {
 		found := false
@@ -323,7 +337,7 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if len(programs) == 0 {
 		programs = []affwatch.Program{prog}
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, programs, nil))
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
@@ -429,7 +443,11 @@ func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
@@ -477,6 +495,10 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return exitError, err
 	}
 	defer st.Close()
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
 	scans, err := st.Scans(ctx, 50)
 	if err != nil {
 		return exitError, err
@@ -491,7 +513,7 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if last.ID == 0 {
 		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
