@@ -3,7 +3,7 @@ package affwatch
 import "time"
 
 // PageSchemaVersion is the version of the Page document. Policies are type-checked against
-// policies/schemas/page.schema.json, which carries the same number; bump both together.
+// policies/schemas/page/page.schema.json, which carries the same number; bump both together.
 const PageSchemaVersion = 2
 
 // FetchStatus says whether a page was seen well enough to judge it. Only FetchOK and

@@ -195,6 +195,7 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 			return true, nil
 		}
 		snap.Judged = s.Evaluator.RuleIDs()
+		snap.PolicyRevision = s.Evaluator.Revision()
 		var partial RulesFailed
 		switch {
 		case err == nil:
@@ -209,7 +210,7 @@ func (s *Scanner) checkAndSave(ctx context.Context, scanID int64, aff Affiliate,
 		}
 		for _, f := range findings {
 			v := NewViolation(f, SourcePolicy, aff, page.URL)
-			v.PolicyRevision = s.Evaluator.Revision()
+			v.PolicyRevision = snap.PolicyRevision
 			vs = append(vs, v)
 		}
 	}

@@ -22,6 +22,9 @@ type Snapshot struct {
 	// nothing). EvalErrors says what failed.
 	Judged     []string
 	EvalErrors string
+	// PolicyRevision is the revision of the policies that judged the page, kept with the
+	// page as its decision record.
+	PolicyRevision string
 }
 
 // Crawler fetches an affiliate's sites and hands over each page as soon as it is seen.

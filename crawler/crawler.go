@@ -212,7 +212,6 @@ type siteCrawl struct {
 	visit   func(affwatch.Snapshot) error
 	mu      sync.Mutex
 	seen    map[string]bool
-	pages   int
 	chains  map[*url.URL]*fetchState
 	err     error
 	// sitemaps counts the sitemap files asked for.
@@ -471,7 +470,7 @@ func (s *siteCrawl) onRedirect(req *http.Request, via []*http.Request) error {
 		Affiliate: ClassifyForProgram(req.URL.String(), s.prog)})
 	for _, v := range via {
 		if normalize(v.URL) == normalize(req.URL) {
-			st.err = fmt.Errorf("redirect loop: %s", req.URL)
+			st.err = fmt.Errorf("%w: %s", ErrRedirectLoop, req.URL)
 			return st.err
 		}
 	}
@@ -634,7 +633,7 @@ func (s *siteCrawl) onError(r *colly.Response, err error, budget *pageBudget) {
 	if status == affwatch.FetchTimeout && s.retry(st, r, 0, err) {
 		return
 	}
-	if st.err != nil && strings.HasPrefix(st.err.Error(), "redirect loop") {
+	if errors.Is(st.err, ErrRedirectLoop) {
 		status = affwatch.FetchRedirectLoop
 	}
 	snap := s.c.failed(s.aff, st.url, status, err, st.chain)
@@ -774,6 +773,10 @@ func siteOf(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
+// ErrRedirectLoop is the error of a fetch whose redirects came back to a URL of their own
+// chain; the page is recorded as redirect_loop.
+var ErrRedirectLoop = errors.New("redirect loop")
+
 // classifyErr maps a fetch error to the fetch status recorded on the page.
 func classifyErr(err error) affwatch.FetchStatus {
 	var nerr net.Error
@@ -788,7 +791,7 @@ func classifyErr(err error) affwatch.FetchStatus {
 		return affwatch.FetchTimeout
 	case errors.As(err, &dnsErr), errors.As(err, &opErr):
 		return affwatch.FetchUnreachable
-	case err != nil && strings.Contains(err.Error(), "redirect loop"):
+	case errors.Is(err, ErrRedirectLoop):
 		return affwatch.FetchRedirectLoop
 	}
 	return affwatch.FetchError

@@ -13,14 +13,15 @@ import (
 	"github.com/affwatch/affwatch/crawler"
 	"github.com/affwatch/affwatch/fixtures"
 	"github.com/affwatch/affwatch/policies"
+	"github.com/affwatch/affwatch/rules"
 )
 
 // TestExtractedPagesMatchTheSchema validates every page the crawler makes of the fixture
 // sites, fetched for real (pages refused by robots.txt and meta redirects among them),
-// against policies/schemas/page.schema.json, the contract the policies are type-checked
-// against.
+// against policies/schemas/page/page.schema.json (rules.PageSchemaPath), the contract the
+// policies are type-checked against.
 func TestExtractedPagesMatchTheSchema(t *testing.T) {
-	raw, err := fs.ReadFile(policies.FS, "schemas/page.schema.json")
+	raw, err := fs.ReadFile(policies.FS, rules.PageSchemaPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,6 @@ func ingestGenerated(t testing.TB, st detectors.EventStore, opt detectors.GenOpt
 	ctx := context.Background()
 	clickR, clickW := io.Pipe()
 	convR, convW := io.Pipe()
-	type result struct {
-		res detectors.IngestResult
-		err error
-	}
 	// Conversions are buffered to a second pipe read after the clicks, so the clicks are
 	// stored first and the store can join each conversion to its click.
 	var convBuf strings.Builder
@@ -67,10 +63,10 @@ func errorsJoin(errs ...error) error {
 
 // score is precision and recall for one pattern.
 type score struct {
-	pattern             string
-	tp, fp, fn          int
-	precision, recall   float64
-	flaggedBy, labelled int
+	pattern           string
+	tp, fp, fn        int
+	precision, recall float64
+	labelled          int
 }
 
 // evaluate compares the flags with the ground truth, per pattern, and counts the clean

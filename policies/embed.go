@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds the default pack: the rules, their tests, the shared library and the schemas.
 //
-//go:embed */*.rego schemas/*.json
+//go:embed */*.rego schemas/*/*.json
 var FS embed.FS

@@ -33,13 +33,16 @@ import (
 const RulePrefix = "affwatch.rules."
 
 // PageSchemaPath is where a policy source keeps the Page document schema.
-const PageSchemaPath = "schemas/page.schema.json"
+const PageSchemaPath = "schemas/page/page.schema.json"
 
 // Source is a tree of policy files: the embedded default pack or a directory on disk.
 type Source struct {
 	// Name says where the files come from in messages ("policies (embedded)", a path).
 	Name string
 	FS   fs.FS
+	// Revision, when set, is the source's own revision (an OPA bundle's manifest
+	// revision): the engine's revision is then made of these rather than a hash.
+	Revision string
 }
 
 // Rule is one entry of the rule catalogue, read from the rule's # METADATA.
@@ -271,6 +274,9 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 	}
 	h.Write(schemaRaw)
 	revision := hex.EncodeToString(h.Sum(nil))[:12]
+	if revs := sourceRevisions(sources); revs != "" {
+		revision = revs
+	}
 
 	for {
 		e, err := build(ctx, mods, rules, schemaRaw, opt, revision)
@@ -462,6 +468,18 @@ func (e *Engine) isolate(ctx context.Context, i int) {
 	e.plan.Store(next)
 	e.log.Warn("rule ran past its evaluation budget: from now on it is evaluated on its own",
 		"rule", e.binds[i].rule.ID, "file", e.binds[i].rule.File)
+}
+
+// sourceRevisions is the revision of sources that carry their own (bundles), joined with
+// "+" in source order; "" when none does.
+func sourceRevisions(sources []Source) string {
+	var revs []string
+	for _, s := range sources {
+		if s.Revision != "" {
+			revs = append(revs, s.Revision)
+		}
+	}
+	return strings.Join(revs, "+")
 }
 
 func sourceNames(sources []Source) string {

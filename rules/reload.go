@@ -19,6 +19,7 @@ import (
 // is returned (and logged by Watch). It is an affwatch.Evaluator.
 type Reloader struct {
 	sources []Source
+	bundles []*Bundle
 	opts    Options
 	log     *slog.Logger
 	cur     atomic.Pointer[Engine]
@@ -29,22 +30,47 @@ var _ affwatch.Evaluator = (*Reloader)(nil)
 
 // NewReloader loads the policies; the first load must succeed.
 func NewReloader(ctx context.Context, sources []Source, opts Options) (*Reloader, error) {
-	r := &Reloader{sources: sources, opts: opts, log: opts.Logger}
+	return NewBundleReloader(ctx, sources, nil, opts)
+}
+
+// NewBundleReloader loads the policies of the sources and of the bundles (after them);
+// the first load must succeed. Check then also asks each bundle again (a URL with its
+// ETag) and swaps a changed one in through the same path: compiled and its tests run, or
+// refused with the last good revision kept.
+func NewBundleReloader(ctx context.Context, sources []Source, bundles []*Bundle, opts Options) (*Reloader, error) {
+	r := &Reloader{sources: sources, bundles: bundles, opts: opts, log: opts.Logger}
 	if r.log == nil {
 		r.log = slog.Default().With("component", "rules")
 	}
-	stamp, err := stampOf(sources)
+	all, err := r.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stamp, err := stampOf(all)
 	if err != nil {
 		return nil, err
 	}
 	// At start, a partial pack is better than none: it runs, and the problems are returned.
-	e, err := Load(ctx, sources, opts)
+	e, err := Load(ctx, all, opts)
 	if e == nil {
 		return nil, err
 	}
 	r.cur.Store(e)
 	r.stamp = stamp
 	return r, err
+}
+
+// current is the sources and, after them, each bundle as it is now.
+func (r *Reloader) current(ctx context.Context) ([]Source, error) {
+	all := append([]Source(nil), r.sources...)
+	for _, b := range r.bundles {
+		src, err := b.Fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, src)
+	}
+	return all, nil
 }
 
 // Engine is the revision in force.
@@ -64,7 +90,11 @@ func (r *Reloader) Revision() string { return r.cur.Load().Revision() }
 // Check reloads the policies if their files changed. It reports whether a new revision is
 // now in force; an error means the files changed but the new revision was refused.
 func (r *Reloader) Check(ctx context.Context) (bool, error) {
-	stamp, err := stampOf(r.sources)
+	all, err := r.current(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reload refused, keeping revision %s: %w", r.Revision(), err)
+	}
+	stamp, err := stampOf(all)
 	if err != nil {
 		return false, err
 	}
@@ -72,11 +102,11 @@ func (r *Reloader) Check(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	r.stamp = stamp // a refused revision is not retried until the files change again
-	e, err := Load(ctx, r.sources, r.opts)
+	e, err := Load(ctx, all, r.opts)
 	if err != nil {
 		return false, fmt.Errorf("reload refused, keeping revision %s: %w", r.Revision(), err)
 	}
-	run, err := RunTests(ctx, r.sources, r.opts.Programs, TestOptions{})
+	run, err := RunTests(ctx, all, r.opts.Programs, TestOptions{})
 	if err != nil {
 		return false, fmt.Errorf("reload refused, keeping revision %s: %w", r.Revision(), err)
 	}

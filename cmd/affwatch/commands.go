@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -22,6 +21,7 @@ import (
 	"github.com/affwatch/affwatch/crawler/chrome"
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/internal/notify"
+	"github.com/affwatch/affwatch/internal/output"
 	"github.com/affwatch/affwatch/internal/report"
 	"github.com/affwatch/affwatch/internal/schedule"
 	"github.com/affwatch/affwatch/internal/store"
@@ -86,8 +86,13 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	verbose := fs.Bool("v", false, "log every page")
 	prog := fs.String("progress", "auto", "show progress on stderr: `auto|always|never` (auto: when stderr is a terminal)")
 	wait := fs.Bool("wait", false, "when another scan on the database (or the daemon's) holds the scan lock, wait for it instead of exiting 4")
+	outFmt := formatFlag(fs, output.Text, output.JSON, output.SARIF)
 	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
+	}
+	out, err := output.Get(*outFmt, output.Text, output.JSON, output.SARIF)
+	if err != nil {
+		return exitError, usageErrorf("%w", err)
 	}
 	cfg, err := LoadConfig(*cfgPath)
 	if err != nil {
@@ -136,7 +141,11 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if scan.ID == 0 {
 		return exitFailed, failed(err)
 	}
-	worst, perr := printScanSummary(context.WithoutCancel(ctx), stdout, st, scan)
+	rep, worst, perr := scanReport(context.WithoutCancel(ctx), st, scan)
+	if perr == nil {
+		rep.Summary.OK = err == nil && worst < threshold
+		perr = out.Output(stdout, rep)
+	}
 	switch {
 	case errors.Is(err, affwatch.ErrScanPartial):
 		return exitPartial, partial(err)
@@ -198,7 +207,11 @@ func lockScan(ctx context.Context, st *store.SQLite, wait bool, stderr io.Writer
 // names an unknown rule, is an error; broken files left out are problems: the other
 // rules run, and the scan is partial.
 func loadPolicies(ctx context.Context, cfg *Config, log *slog.Logger) (eng *rules.Engine, problems, err error) {
-	eng, err = rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err = rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
 	if eng == nil {
 		return nil, nil, err
 	}
@@ -308,36 +321,15 @@ func newRenderer(cfg *Config) crawler.Renderer {
 	})
 }
 
-// printScanSummary prints what a scan found and returns the highest severity among the
-// standing, non-advisory violations it saw.
+// printScanSummary prints what a scan found (as text) and returns the highest severity
+// among the standing, non-advisory violations it saw.
 func printScanSummary(ctx context.Context, w io.Writer, st affwatch.Store, scan affwatch.Scan) (affwatch.Severity, error) {
-	vs, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
+	rep, worst, err := scanReport(ctx, st, scan)
 	if err != nil {
 		return 0, err
 	}
-	c := scan.Counts
-	fmt.Fprintf(w, "scan #%d %s: %d pages (%d verified, %d not verified), %d findings: %d new, %d reopened, %d resolved\n",
-		scan.ID, scan.Status, c.Pages, c.Verified, c.Failed, c.Findings, c.New, c.Reopened, c.Resolved)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tRULE\tSTATE\tAFFILIATE\tURL\tMESSAGE")
-	worst := affwatch.SeverityUnknown
-	shown := 0
-	for _, v := range vs {
-		seen := v.LastScan == scan.ID
-		resolvedNow := v.State == affwatch.StateResolved && v.LastScan < scan.ID && !v.ResolvedAt.Before(scan.Started)
-		if !seen && !resolvedNow {
-			continue
-		}
-		if seen && v.State != affwatch.StateSuppressed && !v.Advisory && v.Severity > worst {
-			worst = v.Severity
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.State, v.AffiliateID, v.URL, oneLine(v.Message, 90))
-		shown++
-	}
-	if shown == 0 {
-		fmt.Fprintln(tw, "-\t-\t-\t-\t-\tno violations")
-	}
-	return worst, tw.Flush()
+	out, _ := output.Get(string(output.Text), output.Text)
+	return worst, out.Output(w, rep)
 }
 
 func oneLine(s string, n int) string {

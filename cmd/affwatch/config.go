@@ -70,6 +70,23 @@ type PolicyConfig struct {
 	// MaxFindingsPerRule folds one rule's findings on one page into one past this many
 	// (default 20).
 	MaxFindingsPerRule int `yaml:"max_findings_per_rule"`
+	// Bundles are OPA bundles of policies (files from opa build or affwatch policy bundle
+	// build, or HTTP(S) URLs the daemon polls with their ETag), loaded after the
+	// directories.
+	Bundles []BundleConfig `yaml:"bundles"`
+}
+
+// BundleConfig is one policy bundle and the key its signature must verify with.
+type BundleConfig struct {
+	// Source is a .tar.gz file (relative to the config) or an http:// or https:// URL.
+	Source string `yaml:"source"`
+	// PublicKey is a PEM file with the key the bundle must be signed with (OPA's signing
+	// format); none: the bundle is not checked for a signature.
+	PublicKey string `yaml:"public_key"`
+	// KeyID is the key's id in the signature (default "default"); Algorithm its algorithm
+	// (default RS256).
+	KeyID     string `yaml:"key_id"`
+	Algorithm string `yaml:"algorithm"`
 }
 
 // CrawlConfig is how the crawler behaves.
@@ -478,6 +495,16 @@ func (c *Config) validate(root *yaml.Node) error {
 		c.FailOn = "high"
 	} else if _, err := affwatch.ParseSeverity(c.FailOn); err != nil {
 		bad(err.Error(), "fail_on")
+	}
+	for i, b := range c.Policies.Bundles {
+		if b.Source == "" {
+			bad("a bundle needs a source (a .tar.gz file or an http(s) URL)", "policies", "bundles", i)
+		}
+		if b.PublicKey != "" {
+			if _, err := os.Stat(c.path(b.PublicKey)); err != nil {
+				bad(err.Error(), "policies", "bundles", i, "public_key")
+			}
+		}
 	}
 	affIDs := map[string]bool{}
 	for _, a := range c.Affiliates {

@@ -64,6 +64,7 @@ var commands = []command{
 	{"violations reopen", "FINGERPRINT", "lift a suppression or an acknowledgement"},
 	{"scans list", "", "run history: status, timings, pages, errors, violations new/resolved"},
 	{"scans show", "ID", "one run"},
+	{"pages show", "URL", "the decision record of a page: per scan, its fetch status, the policy revision and the rules that judged it"},
 	{"outbox", "", "emails queued, delivered and waiting for a retry"},
 	{"serve", "", "the daemon: scheduled scan, detect and report, email retries, health endpoint"},
 	{"policy test", "", "run the Rego unit tests of the policies"},
@@ -71,6 +72,8 @@ var commands = []command{
 	{"policy fmt", "[DIR...]", "list the policy files opa fmt would change (exit 1 if any); --write rewrites them"},
 	{"policy eval", "", "check one page and show every finding with its evidence"},
 	{"policy docs", "", "the rule catalogue as Markdown"},
+	{"policy new", "ID", "scaffold a rule: its METADATA, a test file and a fixture page that pass as generated"},
+	{"policy bundle build", "DIR", "build an OPA bundle (.tar.gz) of a policy directory, signed with --signing-key"},
 	{"policy diff", "", "what the policies on disk would change in the last scan's violations"},
 	{"vet", "URL...", "judge a prospective partner's site for a program: programs it promotes, disclosures, claims, a verdict"},
 	{"evidence export", "FINGERPRINT...", "a bundle for legal: snapshots, page records, history, rule text, a SHA-256 manifest (signed when a key is set)"},
@@ -100,6 +103,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdServe(ctx, rest, stdout, stderr)
 	case "scans":
 		return exitOK, cmdScans(ctx, rest, stdout, stderr)
+	case "pages":
+		return exitOK, cmdPages(ctx, rest, stdout, stderr)
 	case "outbox":
 		return exitOK, cmdOutbox(ctx, rest, stdout, stderr)
 	case "report":
@@ -145,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, commandHelp(out.fs))
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "affwatch %s: %v\n", cmd, err)
+	printError(stderr, "affwatch "+cmd, err)
 	var ue usageError
 	if errors.As(err, &ue) && out.fs != nil {
 		name := strings.TrimPrefix(out.fs.Name(), "affwatch ")
@@ -185,6 +190,17 @@ func cmdHelp(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, commandHelp(flagSetOf(c)))
 	}
 	return nil
+}
+
+// printError is the one place a command's error reaches the user: after the command's
+// name, and ending with exactly one newline whatever the error's own text ends with, so
+// the next output (a shell prompt, the next command's) never runs into it.
+func printError(w io.Writer, prefix string, err error) {
+	msg := strings.TrimRight(err.Error(), " \t\r\n")
+	if msg == "" {
+		msg = "failed"
+	}
+	fmt.Fprintf(w, "%s: %s\n", prefix, msg)
 }
 
 // overview is `affwatch help`: every command's synopsis and what it does.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/output"
 	"github.com/affwatch/affwatch/rules"
 )
 
@@ -42,6 +43,10 @@ func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 			return policyDocs(ctx, rest, stdout, stderr)
 		case "diff":
 			return policyDiff(ctx, rest, stdout, stderr)
+		case "new":
+			return policyNew(ctx, rest, stdout, stderr)
+		case "bundle":
+			return policyBundle(rest, stdout, stderr)
 		}
 	}
 	if err := groupUsage("policy", args, stdout); err != nil {
@@ -74,16 +79,24 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	filter := fs.String("run", "", "run only the tests whose name matches this `REGEX`")
 	coverage := fs.Bool("coverage", false, "report which policy lines the tests ran")
 	threshold := fs.Float64("threshold", 0, "with --coverage: exit 1 below this percentage `N`")
-	outFmt := fs.String("format", "pretty", "output `pretty|json`")
+	outFmt := formatFlag(fs, output.Text, output.JSON, output.JUnit)
 	if err := parseFlags(fs, args); err != nil {
+		return exitError, err
+	}
+	out, err := output.Get(*outFmt, output.Text, output.JSON, output.JUnit)
+	if err != nil {
 		return exitError, err
 	}
 	cfg, err := optionalConfig(*cfgPath)
 	if err != nil {
 		return exitError, err
 	}
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
 	start := time.Now()
-	run, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, rules.TestOptions{Filter: *filter, Coverage: *coverage || *threshold > 0})
+	run, err := rules.RunTests(ctx, srcs, cfg.Programs, rules.TestOptions{Filter: *filter, Coverage: *coverage || *threshold > 0})
 	if err != nil {
 		return exitError, err
 	}
@@ -96,68 +109,32 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		}
 	}
 	traced := map[string]*rules.TestResult{}
-	if len(failing) > 0 && *outFmt != "json" {
-		again, err := rules.RunTests(ctx, policySources(cfg), cfg.Programs, rules.TestOptions{Filter: "^(" + strings.Join(failing, "|") + ")$", Trace: true})
+	if len(failing) > 0 {
+		again, err := rules.RunTests(ctx, srcs, cfg.Programs, rules.TestOptions{Filter: "^(" + strings.Join(failing, "|") + ")$", Trace: true})
 		if err == nil {
 			for _, r := range again.Results {
 				traced[r.Package+"."+r.Name] = r
 			}
 		}
 	}
-	if *outFmt == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"results": run.Results, "coverage": run.Coverage}); err != nil {
-			return exitError, err
+	rep := newReport(output.CommandTest)
+	rep.Tests = reportTests(run.Results, traced)
+	rep.Coverage = reportCoverage(run, *threshold)
+	belowThreshold := *threshold > 0 && run.Coverage.Coverage < *threshold
+	rep.Summary = output.Summary{OK: failed == 0 && !belowThreshold, Tests: len(run.Results), Passed: len(run.Results) - failed,
+		Failed: failed, DurationMS: output.Duration(time.Since(start))}
+	for _, t := range rep.Tests {
+		if t.Status == "skip" {
+			rep.Summary.Skipped++
 		}
-	} else {
-		for _, r := range run.Results {
-			switch {
-			case r.Error != nil:
-				fmt.Fprintf(stdout, "ERROR %s: %s.%s\n      %v\n", r.Location, r.Package, r.Name, r.Error)
-			case r.Fail:
-				fmt.Fprintf(stdout, "FAIL  %s: %s.%s\n", r.Location, r.Package, r.Name)
-				// The failing expressions with the values of their variables.
-				if t := traced[r.Package+"."+r.Name]; t != nil {
-					for _, d := range rules.Failures(t, 3) {
-						fmt.Fprintf(stdout, "      %s: %s\n", d.Location, d.Expr)
-						for _, k := range sortedNames(d.Vars) {
-							fmt.Fprintf(stdout, "          %s = %s\n", k, d.Vars[k])
-						}
-					}
-				}
-				if len(r.Output) > 0 {
-					fmt.Fprintf(stdout, "      output: %s\n", bytes.TrimSpace(r.Output))
-				}
-			}
-		}
-		if run.Coverage != nil {
-			names := make([]string, 0, len(run.Coverage.Files))
-			for n := range run.Coverage.Files {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				f := run.Coverage.Files[n]
-				line := fmt.Sprintf("coverage %5.1f%%  %s", f.Coverage, n)
-				if len(f.NotCovered) > 0 {
-					var rows []string
-					for _, r := range f.NotCovered {
-						rows = append(rows, fmt.Sprintf("%d-%d", r.Start.Row, r.End.Row))
-					}
-					line += "  (not run: lines " + strings.Join(rows, ", ") + ")"
-				}
-				fmt.Fprintln(stdout, line)
-			}
-			fmt.Fprintf(stdout, "coverage %.1f%% overall\n", run.Coverage.Coverage)
-		}
-		fmt.Fprintf(stdout, "%d tests, %d passed, %d failed in %s\n", len(run.Results), len(run.Results)-failed, failed,
-			time.Since(start).Round(time.Millisecond))
+	}
+	if err := out.Output(stdout, rep); err != nil {
+		return exitError, err
 	}
 	if failed > 0 {
 		return exitViolations, nil
 	}
-	if *threshold > 0 && run.Coverage.Coverage < *threshold {
+	if belowThreshold {
 		fmt.Fprintf(stderr, "coverage %.1f%% is below the threshold %.1f%%\n", run.Coverage.Coverage, *threshold)
 		return exitViolations, nil
 	}
@@ -169,37 +146,54 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy check", stderr)
 	cfgPath := policyConfigFlag(fs, "extra policy directories, program data")
+	outFmt := formatFlag(fs, output.Text, output.JSON, output.SARIF)
 	if err := parseFlags(fs, args); err != nil {
+		return exitError, err
+	}
+	out, err := output.Get(*outFmt, output.Text, output.JSON, output.SARIF)
+	if err != nil {
 		return exitError, err
 	}
 	cfg, err := optionalConfig(*cfgPath)
 	if err != nil {
 		return exitError, err
 	}
-	code := exitOK
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
+	srcs, err := allPolicySources(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(stdout, err)
+		return exitError, err
+	}
+	code := exitOK
+	rep := newReport(output.CommandCheck)
+	check := &output.Check{}
+	rep.Check = check
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
+	if err != nil {
+		check.Error = err.Error()
+		check.Problems = reportProblems(err)
 		code = exitViolations
 	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
-		fmt.Fprintln(stdout, err)
+		check.Error = err.Error()
+		check.Problems = reportProblems(err)
 		code = exitViolations
 	}
 	if eng != nil {
-		fmt.Fprintf(stdout, "compiled %d rules (revision %s)\n", len(eng.Rules()), eng.Revision())
+		check.Compiled, check.Rules, check.Revision = true, len(eng.Rules()), eng.Revision()
+		rep.PolicyRevision = eng.Revision()
+		rep.Rules = reportRules(eng.Rules())
 	}
-	for _, src := range policySources(cfg) {
+	for _, src := range srcs {
 		diffs, err := unformatted(src.FS)
 		if err != nil {
 			return exitError, fmt.Errorf("%s: %w", src.Name, err)
 		}
 		for _, f := range diffs {
-			fmt.Fprintf(stdout, "%s: not formatted (run affwatch policy fmt --write)\n", filepath.Join(src.Name, f))
+			check.Unformatted = append(check.Unformatted, filepath.Join(src.Name, f))
 			code = exitViolations
 		}
 	}
-	if code == exitOK {
-		fmt.Fprintln(stdout, "ok")
+	rep.Summary = output.Summary{OK: code == exitOK, Problems: len(check.Problems) + len(check.Unformatted)}
+	if err := out.Output(stdout, rep); err != nil {
+		return exitError, err
 	}
 	return code, nil
 }
@@ -291,7 +285,12 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	input := fs.String("input", "", "check this Page document (JSON `FILE`)")
 	explain := fs.Bool("explain", false, "show every rule, also those that passed, with the rule's description")
 	dump := fs.String("dump-input", "", "write the Page document to this `FILE` (- for standard output)")
+	outFmt := formatFlag(fs, output.Text, output.JSON, output.SARIF)
 	if err := parseFlags(fs, args); err != nil {
+		return exitError, err
+	}
+	out, err := output.Get(*outFmt, output.Text, output.JSON, output.SARIF)
+	if err != nil {
 		return exitError, err
 	}
 	n := 0
@@ -310,6 +309,10 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		}
 	}
 	cfg, err := optionalConfig(*cfgPath)
+	if err != nil {
+		return exitError, err
+	}
+	srcs, err := allPolicySources(ctx, cfg)
 	if err != nil {
 		return exitError, err
 	}
@@ -353,7 +356,7 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if len(programs) == 0 {
 		programs = []affwatch.Program{prog}
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, programs, nil))
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
@@ -367,6 +370,7 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return exitError, err
 	}
 	findings, err := eng.Evaluate(ctx, &page)
+	var ruleErrs *rules.RuleErrors
 	if err != nil {
 		var rf affwatch.RulesFailed
 		if !errors.As(err, &rf) {
@@ -374,54 +378,32 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		}
 		fmt.Fprintln(stderr, err)
 		gaps = append(gaps, fmt.Errorf("rules failed: %s", strings.Join(rf.Failed(), ", ")))
+		errors.As(err, &ruleErrs)
 	}
-	fmt.Fprintf(stdout, "%s: %s, %d links (%d affiliate), %d disclosures, %d embeds\n", page.URL, page.FetchStatus,
-		len(page.Links), len(page.AffiliateLinks()), len(page.Disclosures), len(page.Embeds))
-	byRule := map[string][]affwatch.Finding{}
+	rep := newReport(output.CommandEval)
+	rep.PolicyRevision, rep.Rules, rep.Explain = eng.Revision(), reportRules(eng.Rules()), *explain
+	rp := output.PageOf(&page, findings)
+	if ruleErrs != nil {
+		rp.RuleErrors = map[string]string{}
+		for id, e := range ruleErrs.Errs {
+			rp.RuleErrors[id] = e.Error()
+		}
+	}
+	rep.Pages = []output.Page{rp}
+	code := exitOK
 	for _, f := range findings {
-		byRule[f.RuleID] = append(byRule[f.RuleID], f)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	for _, r := range eng.Rules() {
-		fs := byRule[r.ID]
-		if len(fs) == 0 {
-			if *explain {
-				fmt.Fprintf(tw, "pass\t%s\t%s\t%s\n", r.ID, r.Severity, r.Title)
-			}
-			continue
-		}
-		for _, f := range fs {
-			kind := "DENY"
-			if f.Advisory {
-				kind = "WARN"
-			}
-			if f.Suppressed != "" {
-				kind = "SUPPRESSED"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, f.RuleID, f.Severity, f.Message)
-			if f.Evidence.Snippet != "" {
-				fmt.Fprintf(tw, "\t\tevidence\t%s\n", oneLine(f.Evidence.Snippet, 120))
-			}
-			if f.Evidence.Selector != "" {
-				fmt.Fprintf(tw, "\t\tselector\t%s (offset %d)\n", f.Evidence.Selector, f.Evidence.Offset)
-			}
-			if *explain {
-				fmt.Fprintf(tw, "\t\twhy\t%s\n", oneLine(r.Description, 160))
-				fmt.Fprintf(tw, "\t\tfix\t%s\n", oneLine(r.Remediation, 160))
-			}
+		if !f.Advisory && f.Suppressed == "" {
+			code = exitViolations
 		}
 	}
-	tw.Flush()
-	fmt.Fprintf(stdout, "%d findings\n", len(findings))
+	rep.Summary = output.Summary{OK: code == exitOK && len(gaps) == 0, Findings: len(findings)}
+	if err := out.Output(stdout, rep); err != nil {
+		return exitError, err
+	}
 	if len(gaps) > 0 {
 		return exitPartial, partial(fmt.Errorf("not every rule judged the page: %w", errors.Join(gaps...)))
 	}
-	for _, f := range findings {
-		if !f.Advisory && f.Suppressed == "" {
-			return exitViolations, nil
-		}
-	}
-	return exitOK, nil
+	return code, nil
 }
 
 // evalInput builds the Page document to evaluate: fetched, read from HTML, or given.
@@ -473,15 +455,6 @@ func evalInput(ctx context.Context, cfg *Config, prog affwatch.Program, aff affw
 	return *page, nil
 }
 
-func sortedNames(m map[string]string) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
 func orEmpty(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
@@ -499,7 +472,11 @@ func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
 	}
@@ -547,6 +524,10 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return exitError, err
 	}
 	defer st.Close()
+	srcs, err := allPolicySources(ctx, cfg)
+	if err != nil {
+		return exitError, err
+	}
 	scans, err := st.Scans(ctx, 50)
 	if err != nil {
 		return exitError, err
@@ -561,7 +542,7 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if last.ID == 0 {
 		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
 	}
-	eng, err := rules.Load(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, nil))
+	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
 	}

@@ -21,7 +21,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", stderr)
 	cfgPath := configFlag(fs)
 	health := fs.String("health", "127.0.0.1:8089", "`ADDR` of the health endpoint (GET /healthz); empty: none")
-	reload := fs.Duration("reload-every", 30*time.Second, "how often (a `DURATION`) policy files are checked for changes")
+	reload := fs.Duration("reload-every", 30*time.Second, "how often (a `DURATION`) policy files and bundles are checked for changes")
 	verbose := fs.Bool("v", false, "log every page")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -45,7 +45,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The daemon keeps the last good policy revision: a change that does not compile or
 	// whose tests fail is refused and logged, and the scans go on with the old one.
-	pol, err := rules.NewReloader(ctx, policySources(cfg), ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
+	// Bundles are asked again at every reload check (URLs with their ETag).
+	bs, err := bundles(cfg)
+	if err != nil {
+		return err
+	}
+	pol, err := rules.NewBundleReloader(ctx, policySources(cfg), bs, ruleOptions(cfg, cfg.Programs, log.With("component", "rules")))
 	if pol == nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func TestRenderCases(t *testing.T) {
 		sort.Strings(out)
 		return strings.Join(out, ",")
 	}
-	schemaRaw, err := fs.ReadFile(policies.FS, "schemas/page.schema.json")
+	schemaRaw, err := fs.ReadFile(policies.FS, rules.PageSchemaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestRenderCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// conforms checks a page against policies/schemas/page.schema.json, the contract the
+	// conforms checks a page against policies/schemas/page/page.schema.json, the contract the
 	// policies are type-checked against.
 	conforms := func(t *testing.T, p affwatch.Page) {
 		b, _ := json.Marshal(p)

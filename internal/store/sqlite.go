@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -263,15 +264,17 @@ func (s *SQLite) SavePage(ctx context.Context, scanID int64, snap affwatch.Snaps
 		if fetched.IsZero() {
 			fetched = now
 		}
+		judged, violated := decisionOf(snap, vs)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pages (scan_id, affiliate_id, url, final_url, status, fetch_status, fetch_error,
-				fetched_at, content_sha256, etag, last_modified, findings, doc, eval_errors)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				fetched_at, content_sha256, etag, last_modified, findings, doc, eval_errors, policy_revision, judged_rules, violated_rules)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scan_id, affiliate_id, url) DO UPDATE SET final_url = excluded.final_url, status = excluded.status,
 				fetch_status = excluded.fetch_status, fetch_error = excluded.fetch_error, fetched_at = excluded.fetched_at,
 				content_sha256 = excluded.content_sha256, etag = excluded.etag, last_modified = excluded.last_modified,
-				findings = excluded.findings, doc = excluded.doc, eval_errors = excluded.eval_errors`,
+				findings = excluded.findings, doc = excluded.doc, eval_errors = excluded.eval_errors,
+				policy_revision = excluded.policy_revision, judged_rules = excluded.judged_rules, violated_rules = excluded.violated_rules`,
 			scanID, p.Affiliate.ID, p.URL, p.FinalURL, p.Status, p.FetchStatus, p.FetchError, fmtTime(fetched), sha,
-			snap.ETag, snap.LastModified, len(vs), doc, snap.EvalErrors); err != nil {
+			snap.ETag, snap.LastModified, len(vs), doc, snap.EvalErrors, snap.PolicyRevision, judged, violated); err != nil {
 			return fmt.Errorf("page: %w", err)
 		}
 		if !p.FetchStatus.Verified() {
@@ -295,6 +298,69 @@ func (s *SQLite) SavePage(ctx context.Context, scanID int64, snap affwatch.Snaps
 	})
 	return out, err
 }
+
+// decisionOf is a page's decision record as stored: the rules that judged it (a JSON
+// array, NULL when none did) and those of them that found something (a JSON array).
+func decisionOf(snap affwatch.Snapshot, vs []affwatch.Violation) (judged any, violated string) {
+	if snap.Judged != nil && snap.Page.FetchStatus.Verified() {
+		ids := slices.Sorted(slices.Values(snap.Judged))
+		b, _ := json.Marshal(ids)
+		judged = string(b)
+	}
+	var ids []string
+	for _, v := range vs {
+		if !slices.Contains(ids, v.RuleID) {
+			ids = append(ids, v.RuleID)
+		}
+	}
+	slices.Sort(ids)
+	b, _ := json.Marshal(append([]string{}, ids...))
+	return judged, string(b)
+}
+
+// PageDecisions are the decision records of a URL, newest scan first: every scan's fetch
+// status, policy revision, rules judged and rules that found something on it.
+func (s *SQLite) PageDecisions(ctx context.Context, pageURL string, limit int) ([]affwatch.PageDecision, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT p.scan_id, s.started, p.affiliate_id, p.url, p.fetch_status, p.fetch_error,
+			p.fetched_at, p.policy_revision, p.judged_rules, p.violated_rules, p.eval_errors, p.findings
+		FROM pages p JOIN scans s ON s.id = p.scan_id
+		WHERE p.url = ? OR p.final_url = ?
+		ORDER BY p.scan_id DESC, p.affiliate_id LIMIT ?`, pageURL, pageURL, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []affwatch.PageDecision
+	for rows.Next() {
+		var (
+			d                   affwatch.PageDecision
+			started, fetched    sql.NullString
+			judged              sql.NullString
+			violated, fetchStat string
+		)
+		if err := rows.Scan(&d.ScanID, &started, &d.AffiliateID, &d.URL, &fetchStat, &d.FetchError, &fetched,
+			&d.PolicyRevision, &judged, &violated, &d.EvalErrors, &d.Findings); err != nil {
+			return nil, err
+		}
+		d.FetchStatus = affwatch.FetchStatus(fetchStat)
+		d.ScanStarted, d.FetchedAt = parseTime(started), parseTime(fetched)
+		if judged.Valid {
+			if err := json.Unmarshal([]byte(judged.String), &d.Judged); err != nil {
+				return nil, fmt.Errorf("page %s in scan %d: judged_rules: %w", d.URL, d.ScanID, err)
+			}
+		}
+		if err := json.Unmarshal([]byte(violated), &d.Violated); err != nil {
+			return nil, fmt.Errorf("page %s in scan %d: violated_rules: %w", d.URL, d.ScanID, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+var _ affwatch.PageDecisions = (*SQLite)(nil)
 
 // SaveDetections stores a detector run's violations and resolves the active detector
 // violations it did not find again.

@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // SharedData returns the path of ../shared/data/parts... beside the repository (found by
@@ -176,4 +179,48 @@ func Postgres(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// MatchSchema fails the test unless doc (JSON) is valid against the JSON Schema in the
+// file schemaPath. It validates with OPA's json.match_schema (gojsonschema underneath,
+// drafts 4 to 7), already in the module, rather than a validator of its own.
+func MatchSchema(t testing.TB, schemaPath string, doc []byte) {
+	t.Helper()
+	if errs := SchemaErrors(t, schemaPath, doc); len(errs) > 0 {
+		t.Errorf("the document does not match %s:\n  %s", schemaPath, strings.Join(errs, "\n  "))
+	}
+}
+
+// SchemaErrors are the reasons doc (JSON) is not valid against the JSON Schema in the file
+// schemaPath; none when it is.
+func SchemaErrors(t testing.TB, schemaPath string, doc []byte) []string {
+	t.Helper()
+	raw, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema, value any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatalf("%s: %v", schemaPath, err)
+	}
+	if err := json.Unmarshal(doc, &value); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, doc)
+	}
+	ctx := context.Background()
+	rs, err := rego.New(rego.Query("x := json.match_schema(input.doc, input.schema)"),
+		rego.Input(map[string]any{"doc": value, "schema": schema})).Eval(ctx)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("json.match_schema: %v", err)
+	}
+	res := rs[0].Bindings["x"].([]any)
+	if ok, _ := res[0].(bool); ok {
+		return nil
+	}
+	var out []string
+	errs, _ := res[1].([]any)
+	for _, e := range errs {
+		m, _ := e.(map[string]any)
+		out = append(out, fmt.Sprintf("%v: %v", m["field"], m["desc"]))
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type Store interface {
 	DueMail(ctx context.Context, now time.Time, limit int) ([]affwatch.OutboxItem, error)
 	MarkSent(ctx context.Context, id int64, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, reason string, next time.Time) error
+	PageDecisions(ctx context.Context, pageURL string, limit int) ([]affwatch.PageDecision, error)
 	Lock(ctx context.Context, name, owner string, ttl time.Duration) error
 	Unlock(ctx context.Context, name, owner string) error
 }
@@ -63,6 +65,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Run("Lifecycle", func(t *testing.T) { st, c := open(t); lifecycle(t, st, c) })
 	t.Run("ResolveOnlyWhatWasJudged", func(t *testing.T) { st, _ := open(t); onlyJudged(t, st) })
+	t.Run("DecisionRecords", func(t *testing.T) { st, _ := open(t); decisions(t, st) })
 	t.Run("IdempotentIngest", func(t *testing.T) { st, _ := open(t); ingest(t, st) })
 	t.Run("OutboxAtLeastOnce", func(t *testing.T) { st, c := open(t); outbox(t, st, c) })
 	t.Run("Locks", func(t *testing.T) { st, c := open(t); locks(t, st, c) })
@@ -362,5 +365,43 @@ func concurrentChanges(t *testing.T, h Harness) {
 	cur, _ := stores[1].Violation(ctx, v.Fingerprint)
 	if ok == 0 || cur.State != byHand[len(byHand)-1].To {
 		t.Fatalf("%d changes; state %s, the history's last %+v", ok, cur.State, byHand[len(byHand)-1])
+	}
+}
+
+// decisions: every stored page keeps its decision record (revision, rules judged, rules
+// that found something), so "was this page checked under rule X as of scan N?" has an
+// answer, also for a page that failed to fetch (judged by nothing).
+func decisions(t *testing.T, st Store) {
+	ctx := context.Background()
+	const url = "https://a.example/"
+	v := affwatch.NewViolation(affwatch.Finding{RuleID: "DISC-001", Severity: affwatch.SeverityHigh, Evidence: affwatch.Evidence{Key: "page"}},
+		affwatch.SourcePolicy, aff, url)
+	ok := affwatch.Snapshot{Page: affwatch.Page{URL: url, FetchStatus: affwatch.FetchOK, Affiliate: affwatch.PageAffiliate{ID: "a"}},
+		Judged: []string{"LINK-001", "DISC-001"}, PolicyRevision: "rev1", EvalErrors: "rule CLAIM-001: timeout"}
+	s1, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if _, err := st.SavePage(ctx, s1.ID, ok, []affwatch.Violation{v, v}); err != nil {
+		t.Fatal(err)
+	}
+	down := affwatch.Snapshot{Page: affwatch.Page{URL: url, FetchStatus: affwatch.FetchTimeout, FetchError: "timeout", Affiliate: affwatch.PageAffiliate{ID: "a"}}}
+	s2, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if _, err := st.SavePage(ctx, s2.ID, down, nil); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.PageDecisions(ctx, url, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 || ds[0].ScanID != s2.ID || ds[1].ScanID != s1.ID {
+		t.Fatalf("decisions %+v, want scans %d then %d", ds, s2.ID, s1.ID)
+	}
+	if d := ds[1]; d.PolicyRevision != "rev1" || !slices.Equal(d.Judged, []string{"DISC-001", "LINK-001"}) ||
+		!slices.Equal(d.Violated, []string{"DISC-001"}) || d.EvalErrors == "" || d.FetchStatus != affwatch.FetchOK || d.ScanStarted.IsZero() {
+		t.Errorf("the judged page's record: %+v", d)
+	}
+	if d := ds[0]; d.Judged != nil || len(d.Violated) != 0 || d.FetchStatus != affwatch.FetchTimeout || d.FetchError != "timeout" {
+		t.Errorf("the page that timed out was judged by nothing: %+v", d)
+	}
+	if ds, err := st.PageDecisions(ctx, "https://other.example/", 10); err != nil || len(ds) != 0 {
+		t.Errorf("another page: %v %v", ds, err)
 	}
 }

@@ -1,0 +1,6 @@
+-- Decision records: for every page a scan looked at, the policy revision that judged it,
+-- the rules evaluated on it (JSON array; NULL when no rule judged it) and those that found
+-- something there (JSON array).
+ALTER TABLE pages ADD COLUMN policy_revision TEXT NOT NULL DEFAULT '';
+ALTER TABLE pages ADD COLUMN judged_rules TEXT;
+ALTER TABLE pages ADD COLUMN violated_rules TEXT NOT NULL DEFAULT '[]';
