@@ -93,7 +93,7 @@ func benchProgram() detectors.GenOptions {
 
 // benchStore returns a SQLite store holding the benchmark program, built once and kept in
 // the temporary directory (building 10 million clicks takes about a minute).
-func benchStore(b *testing.B) (*store.SQLite, detectors.GenOptions, int) {
+func benchStore(b *testing.B) (*store.DB, detectors.GenOptions, int) {
 	b.Helper()
 	ctx := context.Background()
 	opt := benchProgram()

@@ -14,7 +14,7 @@ import (
 	"github.com/affwatch/affwatch/internal/store"
 )
 
-func openStore(t *testing.T) *store.SQLite {
+func openStore(t *testing.T) *store.DB {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "e.db"))
 	if err != nil {

@@ -57,7 +57,7 @@ func ruleOptions(cfg *Config, programs []affwatch.Program, log *slog.Logger) rul
 }
 
 // loadWithStore loads the config and opens the store it names.
-func loadWithStore(ctx context.Context, cfgPath string) (*Config, *store.SQLite, error) {
+func loadWithStore(ctx context.Context, cfgPath string) (*Config, *store.DB, error) {
 	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, err
@@ -66,10 +66,26 @@ func loadWithStore(ctx context.Context, cfgPath string) (*Config, *store.SQLite,
 	return cfg, st, err
 }
 
-func openStore(ctx context.Context, cfg *Config) (*store.SQLite, error) {
-	st, err := store.OpenSQLite(ctx, cfg.StorePath())
+func openStore(ctx context.Context, cfg *Config) (*store.DB, error) {
+	var (
+		st  *store.DB
+		err error
+	)
+	switch {
+	case cfg.Store.postgres():
+		password := ""
+		if cfg.Store.PasswordEnv != "" {
+			password = os.Getenv(cfg.Store.PasswordEnv)
+			if password == "" {
+				return nil, fmt.Errorf("%w: store.password_env names %s, which is not set", ErrConfig, cfg.Store.PasswordEnv)
+			}
+		}
+		st, err = store.OpenPostgres(ctx, cfg.Store.DSN, password)
+	default:
+		st, err = store.OpenSQLite(ctx, cfg.StorePath())
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open store (store.dsn in %s): %w", cfg.file, err)
 	}
 	return st, nil
 }
@@ -174,7 +190,7 @@ const (
 // on one database at once. A lock held by another is an error that says who holds it and
 // since when; with wait, lockScan waits its turn until ctx ends. The returned context ends
 // if the lock is lost; release unlocks.
-func lockScan(ctx context.Context, st *store.SQLite, wait bool, stderr io.Writer) (context.Context, func() error, error) {
+func lockScan(ctx context.Context, st *store.DB, wait bool, stderr io.Writer) (context.Context, func() error, error) {
 	owner := schedule.Owner("affwatch scan")
 	waiting := false
 	for {
@@ -646,7 +662,7 @@ func (set reportSet) write(dir string) ([]string, error) {
 
 // sendReports queues each manager's report in the outbox (once per manager and scan) and
 // delivers what is due. What cannot be delivered stays in the outbox for the next run.
-func sendReports(ctx context.Context, cfg *Config, st *store.SQLite, set reportSet, stdout io.Writer, log *slog.Logger) error {
+func sendReports(ctx context.Context, cfg *Config, st *store.DB, set reportSet, stdout io.Writer, log *slog.Logger) error {
 	smtp, err := smtpOf(cfg)
 	if err != nil {
 		return err

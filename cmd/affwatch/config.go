@@ -51,8 +51,16 @@ type Config struct {
 
 // StoreConfig says where violations and events are kept.
 type StoreConfig struct {
-	// DSN is a SQLite file path (sqlite:path or a plain path).
+	// DSN is a SQLite file path (sqlite:path or a plain path), or a PostgreSQL URL
+	// (postgres://user@host:5432/db?sslmode=...), without its password.
 	DSN string `yaml:"dsn"`
+	// PasswordEnv names the environment variable that holds the PostgreSQL password.
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// postgres reports whether the store is PostgreSQL.
+func (s StoreConfig) postgres() bool {
+	return strings.HasPrefix(s.DSN, "postgres://") || strings.HasPrefix(s.DSN, "postgresql://")
 }
 
 // PolicyConfig says which Rego policies apply.
@@ -626,6 +634,19 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Store.DSN == "" {
 		c.Store.DSN = "affwatch.db"
+	}
+	switch {
+	case c.Store.postgres():
+		if u, err := url.Parse(c.Store.DSN); err != nil || u.Host == "" {
+			bad("not a PostgreSQL URL: want postgres://user@host:5432/database", "store", "dsn")
+		} else if _, has := u.User.Password(); has {
+			bad("the URL holds a password: secrets are not kept in the config file; set store.password_env to the name of an environment variable", "store", "dsn")
+		}
+	case strings.Contains(c.Store.DSN, "://") && !strings.HasPrefix(c.Store.DSN, "sqlite://"):
+		bad(fmt.Sprintf("%q: want a SQLite file (affwatch.db, sqlite:PATH) or a postgres:// URL", c.Store.DSN), "store", "dsn")
+	}
+	if c.Store.PasswordEnv != "" && !c.Store.postgres() {
+		bad("only a PostgreSQL store takes a password", "store", "password_env")
 	}
 	if c.Detect.Window == 0 {
 		c.Detect.Window = Duration(7 * 24 * time.Hour)

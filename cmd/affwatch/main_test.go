@@ -63,7 +63,7 @@ func writeConfig(t *testing.T, dir, body string) string {
 	return p
 }
 
-func openDB(t *testing.T, dir string) *store.SQLite {
+func openDB(t *testing.T, dir string) *store.DB {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "affwatch.db"))
 	if err != nil {

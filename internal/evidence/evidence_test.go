@@ -18,7 +18,7 @@ import (
 
 // stored makes a real store with one violation seen in two scans and then fixed, with the
 // page's HTML changing between them.
-func stored(t *testing.T) (*store.SQLite, affwatch.Violation) {
+func stored(t *testing.T) (*store.DB, affwatch.Violation) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "e.db"))
@@ -60,7 +60,7 @@ func rules(id string) (string, []byte, bool) {
 	return "policies/disclosure/missing.rego", []byte("package affwatch.rules.disclosure.missing\n"), true
 }
 
-func export(t *testing.T, st *store.SQLite, fp string, key ed25519.PrivateKey) []byte {
+func export(t *testing.T, st *store.DB, fp string, key ed25519.PrivateKey) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if _, err := evidence.Export(context.Background(), st, []string{fp}, evidence.Options{Rules: rules, Revision: "rev-b", SigningKey: key}, &buf); err != nil {
