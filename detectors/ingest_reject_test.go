@@ -340,3 +340,14 @@ func TestIngestCutShortGzipSaysWhatLoadedAndAReloadCompletesIt(t *testing.T) {
 		t.Errorf("%d clicks stored after the reload, want %d", n, rows)
 	}
 }
+
+// A malformed first field is a reject like any other: it once crashed ingest (the CSV
+// reader has no field position to give for it).
+func TestIngestRejectsABadQuoteInTheFirstField(t *testing.T) {
+	st := openStore(t)
+	csv := "click_id,ts,affiliate_id\n\"c1\"x,2026-11-01T10:00:00Z,a\nc2,2026-11-01T10:00:00Z,a\n"
+	res, err := detectors.IngestClicks(context.Background(), st, "clicks.csv", strings.NewReader(csv), detectors.IngestOptions{Now: func() time.Time { return ingestNow }})
+	if err != nil || res.Loaded != 1 || res.Rejected != 1 || res.Rejects[0].Line != 2 || !strings.Contains(res.Rejects[0].Reason, "malformed CSV") {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
