@@ -90,6 +90,10 @@ type Store interface {
 	// return how many were new.
 	AddClicks(ctx context.Context, cs []Click) (int, error)
 	AddConversions(ctx context.Context, cs []Conversion) (int, error)
+	// ClicksByID and ConversionsByID return the stored events with these ids (those not
+	// stored are left out): a row that reuses a stored id with other values is a conflict.
+	ClicksByID(ctx context.Context, ids []string) ([]Click, error)
+	ConversionsByID(ctx context.Context, ids []string) ([]Conversion, error)
 	// EachClick and EachConversion stream the events at or after since (clicks in storage
 	// order, conversions oldest first).
 	EachClick(ctx context.Context, since time.Time, fn func(Click) error) error

@@ -24,6 +24,12 @@ func (discard) AddConversions(_ context.Context, cs []affwatch.Conversion) (int,
 	return len(cs), nil
 }
 
+// ClicksByID and ConversionsByID are never asked: every row is new to discard.
+func (discard) ClicksByID(context.Context, []string) ([]affwatch.Click, error) { return nil, nil }
+func (discard) ConversionsByID(context.Context, []string) ([]affwatch.Conversion, error) {
+	return nil, nil
+}
+
 // clickCSV generates a synthetic program's clicks as one CSV file in memory.
 func clickCSV(b *testing.B, opt detectors.GenOptions) ([]byte, int) {
 	b.Helper()

@@ -5,6 +5,7 @@ package detectors
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/csv"
@@ -12,7 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
+	"net/netip"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +29,10 @@ import (
 type EventStore interface {
 	AddClicks(ctx context.Context, cs []affwatch.Click) (int, error)
 	AddConversions(ctx context.Context, cs []affwatch.Conversion) (int, error)
+	// ClicksByID and ConversionsByID return the stored events with these ids: ingest
+	// compares a row whose id is already stored with the stored one.
+	ClicksByID(ctx context.Context, ids []string) ([]affwatch.Click, error)
+	ConversionsByID(ctx context.Context, ids []string) ([]affwatch.Conversion, error)
 }
 
 // Reject is a row that could not be loaded, and why.
@@ -32,20 +41,29 @@ type Reject struct {
 	Line   int    `json:"line"`
 	Reason string `json:"reason"`
 	Row    string `json:"row,omitempty"`
+	// Conflict marks a row whose id is already stored with other values: the stored row
+	// stands, and the reason says what differs.
+	Conflict bool `json:"conflict,omitempty"`
 }
 
 func (r Reject) String() string { return fmt.Sprintf("%s:%d: %s", r.File, r.Line, r.Reason) }
 
-// IngestResult counts what one file gave.
+// IngestResult counts what one file gave. Every row is counted once: Rows is the sum of
+// Loaded, Duplicates, Conflicts, Rejected and Skipped.
 type IngestResult struct {
-	File       string `json:"file"`
-	Rows       int    `json:"rows"`
-	Loaded     int    `json:"loaded"`
-	Duplicates int    `json:"duplicates"`
-	Rejected   int    `json:"rejected"`
+	File   string `json:"file"`
+	Rows   int    `json:"rows"`
+	Loaded int    `json:"loaded"`
+	// Duplicates are rows stored before with the same values (loading a file again).
+	Duplicates int `json:"duplicates"`
+	// Conflicts are rows whose id is stored with other values: not loaded, and reported
+	// like rejects (to OnReject, with Reject.Conflict set), since one of the two is wrong.
+	Conflicts int `json:"conflicts"`
+	Rejected  int `json:"rejected"`
 	// Skipped are rows the mapping leaves out quietly (an empty "column?").
 	Skipped int `json:"skipped"`
-	// Rejects are the first rejected rows (all of them go to IngestOptions.OnReject).
+	// Rejects are the first rejected and conflicting rows (all of them go to
+	// IngestOptions.OnReject).
 	Rejects []Reject `json:"rejects,omitempty"`
 }
 
@@ -57,8 +75,80 @@ const keptRejects = 100
 type IngestOptions struct {
 	// Mapping renames the file's columns (or JSON keys) to the canonical ones.
 	Mapping Mapping
-	// OnReject, when set, receives every rejected row as it is met (to write a reject file).
+	// Statuses maps the export's conversion statuses to affwatch's (see StatusMap).
+	Statuses StatusMap
+	// OnReject, when set, receives every rejected or conflicting row as it is met (to
+	// write a reject file).
 	OnReject func(Reject) error
+	// Now is the clock that timestamps are judged against (default time.Now): an event
+	// more than MaxFutureSkew after it is rejected.
+	Now func() time.Time
+}
+
+// Limits on what one row may hold. A longer row or field is rejected with the reason and
+// the rest of the file loads; a row is never held in memory beyond MaxRowBytes however long
+// it is, so one hostile row cannot fill memory or slow every later detector run.
+const (
+	// MaxRowBytes is the longest row: a CSV record with its line breaks (quoted ones
+	// included), or a JSON line.
+	MaxRowBytes = 64 << 10
+	// MaxUserAgentBytes is the longest user agent (browsers' are under 300 bytes).
+	MaxUserAgentBytes = 1 << 10
+	// MaxURLBytes is the longest referrer or landing URL.
+	MaxURLBytes = 8 << 10
+	// MaxFieldBytes is the longest value of every other column: ids, sub id, address,
+	// country, currency, status, amounts and timestamps.
+	MaxFieldBytes = 256
+)
+
+// EarliestEventTime is the earliest plausible click or conversion: an earlier timestamp
+// is an export's placeholder (0, -5, 0001-01-01), not an event.
+var EarliestEventTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// MaxFutureSkew is how far after IngestOptions.Now an event may lie (the network's clock
+// or a local time read as UTC); a later timestamp is a placeholder such as 9999-12-31.
+const MaxFutureSkew = 24 * time.Hour
+
+// Statuses are the conversion statuses affwatch knows; the reversal detector counts the
+// ones that take a conversion back (reversed, refunded, rejected, ...). An empty status
+// (the export has none) is allowed too; any other word is rejected unless a StatusMap
+// maps it to one of these.
+var Statuses = []string{"approved", "pending", "reversed", "refunded", "rejected", "declined", "chargeback", "cancelled", "canceled", "void"}
+
+// StatusMap maps affwatch's conversion statuses to the export's words for them, e.g.
+// {approved: [ok, paid], reversed: [cancelled]}; words are matched without regard to case
+// or surrounding spaces, and a mapped word stores as its status.
+type StatusMap map[string][]string
+
+// Validate says what is wrong with a status map: a status affwatch does not know, or one
+// word mapped to two statuses.
+func (m StatusMap) Validate() error {
+	var errs []error
+	seen := map[string]string{}
+	for _, st := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(Statuses, st) {
+			errs = append(errs, fmt.Errorf("%q is not a status (one of %s)", st, strings.Join(Statuses, ", ")))
+		}
+		for _, w := range m[st] {
+			w = strings.ToLower(strings.TrimSpace(w))
+			if other, ok := seen[w]; ok && other != st {
+				errs = append(errs, fmt.Errorf("%q is mapped to both %s and %s", w, other, st))
+			}
+			seen[w] = st
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// words returns the map from an export's word to the status it stands for.
+func (m StatusMap) words() map[string]string {
+	w := map[string]string{}
+	for st, words := range m {
+		for _, x := range words {
+			w[strings.ToLower(strings.TrimSpace(x))] = st
+		}
+	}
+	return w
 }
 
 // Mapping renames source columns to affwatch's canonical ones (canonical -> source).
@@ -97,27 +187,88 @@ var (
 )
 
 // IngestClicks streams a CSV (with header) or JSON Lines file of clicks into the store.
-// Bad rows are returned as rejects with their line; the rest loads.
+// Bad rows are returned as rejects with their line; the rest loads. A row is bad when it
+// cannot be read (malformed, a field count unlike the header's, longer than MaxRowBytes or
+// its field's limit) or holds a value no click has: a timestamp before EarliestEventTime or more than
+// MaxFutureSkew after now, an address that is neither an IP address nor a number (exports
+// that pseudonymise addresses give a number), a missing id or affiliate.
 func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, opt IngestOptions) (IngestResult, error) {
-	return ingest(ctx, name, r, opt, parseClick, st.AddClicks)
+	v := newValidator(opt)
+	return ingest(ctx, name, r, opt, eventKind[affwatch.Click]{
+		idColumn: "click_id", parse: v.click, add: st.AddClicks, byID: st.ClicksByID,
+		id: func(c *affwatch.Click) string { return c.ClickID }, diff: diffClicks,
+	})
 }
 
-// IngestConversions streams a CSV or JSON Lines file of conversions into the store.
+// IngestConversions streams a CSV or JSON Lines file of conversions into the store. Beside
+// what IngestClicks rejects, a conversion is bad when its amount or commission is negative
+// or not a finite number, or its status is neither one of Statuses nor mapped to one.
 func IngestConversions(ctx context.Context, st EventStore, name string, r io.Reader, opt IngestOptions) (IngestResult, error) {
-	return ingest(ctx, name, r, opt, parseConversion, st.AddConversions)
+	if err := opt.Statuses.Validate(); err != nil {
+		return IngestResult{File: name}, fmt.Errorf("status mapping: %w", err)
+	}
+	v := newValidator(opt)
+	return ingest(ctx, name, r, opt, eventKind[affwatch.Conversion]{
+		idColumn: "conversion_id", parse: v.conversion, add: st.AddConversions, byID: st.ConversionsByID,
+		id: func(c *affwatch.Conversion) string { return c.ConversionID }, diff: diffConversions,
+	})
 }
+
+// eventKind is what ingest needs to know of clicks or conversions.
+type eventKind[T any] struct {
+	idColumn string
+	parse    func(record) (T, error)
+	add      func(context.Context, []T) (int, error)
+	byID     func(context.Context, []string) ([]T, error)
+	id       func(*T) string
+	// diff lists the fields where a row differs from the stored event of its id ("" if none).
+	diff func(row, stored *T) string
+}
+
+// readError is a file that could not be read on (a gzip stream cut short, a disk error):
+// unlike a bad row, it ends the file.
+type readError struct {
+	line int // the last line read whole
+	err  error
+}
+
+func (e *readError) Error() string { return fmt.Sprintf("after line %d: %v", e.line, e.err) }
+func (e *readError) Unwrap() error { return e.err }
 
 // ingest parses each row of a file and adds the good ones to the store in batches.
-func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOptions, parse func(record) (T, error),
-	add func(context.Context, []T) (int, error)) (IngestResult, error) {
-	var batch []T
+func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOptions, k eventKind[T]) (IngestResult, error) {
+	var (
+		batch []T
+		lines []int // the line of each row in batch
+	)
 	res := IngestResult{File: name}
+	reject := func(rej Reject) error {
+		if len(res.Rejects) < keptRejects {
+			res.Rejects = append(res.Rejects, rej)
+		}
+		if opt.OnReject != nil {
+			return opt.OnReject(rej)
+		}
+		return nil
+	}
 	flush := func() error {
-		n, err := add(ctx, batch)
+		n, err := k.add(ctx, batch)
+		if err != nil {
+			return err
+		}
 		res.Loaded += n
-		res.Duplicates += len(batch) - n
-		batch = batch[:0]
-		return err
+		conflicts := 0
+		if n < len(batch) {
+			// Some ids were stored already: the same row loaded before, or another row
+			// under the same id (a conflict). Rows inserted just now equal their stored self.
+			if conflicts, err = checkConflicts(ctx, name, batch, lines, k, reject); err != nil {
+				return err
+			}
+		}
+		res.Conflicts += conflicts
+		res.Duplicates += len(batch) - n - conflicts
+		batch, lines = batch[:0], lines[:0]
+		return nil
 	}
 	m := opt.Mapping
 	var optional []string // canonical columns whose emptiness skips the row
@@ -151,56 +302,200 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 				}
 			}
 		}
-		v, err := parse(rec)
-		if bad != nil {
-			err = bad
+		err := bad
+		var v T
+		if err == nil {
+			v, err = k.parse(rec)
 		}
 		if err != nil {
-			rej := Reject{File: name, Line: line, Reason: err.Error()}
 			res.Rejected++
-			if len(res.Rejects) < keptRejects {
-				res.Rejects = append(res.Rejects, rej)
-			}
-			if opt.OnReject != nil {
-				return opt.OnReject(rej)
-			}
-			return nil
+			return reject(Reject{File: name, Line: line, Reason: err.Error()})
 		}
-		batch = append(batch, v)
+		batch, lines = append(batch, v), append(lines, line)
 		if len(batch) >= batchSize {
 			return flush()
 		}
 		return nil
 	})
+	var rerr *readError
+	if errors.As(err, &rerr) {
+		// The rows read before the break are good: load them, and say how far the file
+		// got. Ids make loading the whole file again finish the job without doubling.
+		if ferr := flush(); ferr != nil {
+			return res, errors.Join(fmt.Errorf("read %s: %w", name, err), ferr)
+		}
+		return res, fmt.Errorf("read %s: %w; %d rows loaded (the file is cut short or damaged: load the whole file again to load the rest, rows already loaded are not loaded twice)",
+			name, err, res.Loaded)
+	}
 	if err == nil && len(batch) > 0 {
 		err = flush()
 	}
 	return res, err
 }
 
+// checkConflicts compares each row of a batch with the stored event of its id, reports
+// those that differ as conflicts, and returns how many there were.
+func checkConflicts[T any](ctx context.Context, name string, batch []T, lines []int, k eventKind[T], reject func(Reject) error) (int, error) {
+	ids := make([]string, len(batch))
+	for i := range batch {
+		ids[i] = k.id(&batch[i])
+	}
+	stored, err := k.byID(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("read stored %ss: %w", strings.TrimSuffix(k.idColumn, "_id"), err)
+	}
+	byID := make(map[string]*T, len(stored))
+	for i := range stored {
+		byID[k.id(&stored[i])] = &stored[i]
+	}
+	n := 0
+	for i := range batch {
+		s, ok := byID[ids[i]]
+		if !ok {
+			continue
+		}
+		if d := k.diff(&batch[i], s); d != "" {
+			n++
+			rej := Reject{File: name, Line: lines[i], Conflict: true,
+				Reason: fmt.Sprintf("conflict: %s %q is stored with other values: %s", k.idColumn, ids[i], d)}
+			if err := reject(rej); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// differences builds the list of fields where a row and the stored event differ.
+type differences []string
+
+func (d *differences) text(field, row, stored string) {
+	if row != stored {
+		*d = append(*d, fmt.Sprintf("%s %q (stored %q)", field, shorten(row, 60), shorten(stored, 60)))
+	}
+}
+
+func (d *differences) time(field string, row, stored time.Time) {
+	if row.UnixMilli() != stored.UnixMilli() { // the store keeps milliseconds
+		*d = append(*d, fmt.Sprintf("%s %s (stored %s)", field, row.Format(time.RFC3339Nano), stored.Format(time.RFC3339Nano)))
+	}
+}
+
+func (d *differences) number(field string, row, stored float64) {
+	if row != stored {
+		*d = append(*d, fmt.Sprintf("%s %s (stored %s)", field, strconv.FormatFloat(row, 'f', -1, 64), strconv.FormatFloat(stored, 'f', -1, 64)))
+	}
+}
+
+// shorten cuts a value for a message.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func diffClicks(row, stored *affwatch.Click) string {
+	var d differences
+	d.time("ts", row.TS, stored.TS)
+	d.text("affiliate_id", row.AffiliateID, stored.AffiliateID)
+	d.text("sub_id", row.SubID, stored.SubID)
+	d.text("ip", row.IP, stored.IP)
+	d.text("user_agent", row.UserAgent, stored.UserAgent)
+	d.text("referrer", row.Referrer, stored.Referrer)
+	d.text("country", row.Country, stored.Country)
+	d.text("landing_url", row.LandingURL, stored.LandingURL)
+	return strings.Join(d, ", ")
+}
+
+func diffConversions(row, stored *affwatch.Conversion) string {
+	var d differences
+	d.text("click_id", row.ClickID, stored.ClickID)
+	d.time("ts", row.TS, stored.TS)
+	d.text("affiliate_id", row.AffiliateID, stored.AffiliateID)
+	d.text("order_id", row.OrderID, stored.OrderID)
+	d.number("amount", row.Amount, stored.Amount)
+	d.text("currency", row.Currency, stored.Currency)
+	d.number("commission", row.Commission, stored.Commission)
+	d.text("status", row.Status, stored.Status)
+	return strings.Join(d, ", ")
+}
+
+// errRowTooLong is the reason of a row longer than MaxRowBytes.
+var errRowTooLong = fmt.Errorf("the row is longer than %d KiB", MaxRowBytes>>10)
+
 // eachRecord reads CSV or JSON Lines (gzip or not, told apart by their first bytes) and
-// calls fn with each row and its line number.
+// calls fn with each row and its line number. An error reading the file on is a
+// *readError.
 func eachRecord(name string, r io.Reader, m Mapping, fn func(line int, rec record, bad error) error) error {
-	br := bufio.NewReaderSize(r, 1<<16)
+	// br is small: it serves to look at the first bytes, while the readers of rows keep
+	// buffers of MaxRowBytes and, asking for more than br holds, read past it uncopied.
+	br := bufio.NewReader(r)
 	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("%s: gzip: %w", name, err)
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 1<<16)
+		br = bufio.NewReader(zr)
 	}
 	first, _ := br.Peek(1)
 	if len(first) == 1 && first[0] == '{' {
-		return eachJSONL(name, br, m, fn)
+		return eachJSONL(bufio.NewReaderSize(br, MaxRowBytes), m, fn)
 	}
 	return eachCSV(name, br, m, fn)
 }
 
-func eachCSV(name string, r io.Reader, m Mapping, fn func(int, record, error) error) error {
-	cr := csv.NewReader(r)
+// rowLimiter stands between a file and encoding/csv, which would otherwise gather a row of
+// any length in memory (a 200 MB field, or a quote never closed, which swallows the rest
+// of the file). Once the row being read passes MaxRowBytes it fails the CSV reader's next
+// read with errRowTooLong and drops the rest of that line, so the reader starts again on
+// the next line; its line numbers stay right, since it counted the line it saw part of.
+type rowLimiter struct {
+	r         *bufio.Reader
+	delivered int64 // bytes handed to the CSV reader
+	rowStart  int64 // the CSV reader's offset where the row it is reading began
+	tripped   bool  // the row being read was cut off (cleared by the reader of rows)
+	skip      bool  // the rest of the current line is to be dropped
+}
+
+func (l *rowLimiter) Read(p []byte) (int, error) {
+	if l.skip {
+		l.skip = false
+		if err := skipLine(l.r); err != nil {
+			return 0, err
+		}
+	}
+	// The CSV reader asks for more only when its buffer holds no line break, so all it
+	// was handed since rowStart belongs to the row it is reading.
+	room := l.rowStart + MaxRowBytes - l.delivered
+	if room <= 0 {
+		l.tripped, l.skip = true, true
+		return 0, errRowTooLong
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.delivered += int64(n)
+	return n, err
+}
+
+// skipLine drops the rest of a line, line break included, holding none of it.
+func skipLine(r *bufio.Reader) error {
+	for {
+		_, err := r.ReadSlice('\n')
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+	}
+}
+
+func eachCSV(name string, r *bufio.Reader, m Mapping, fn func(int, record, error) error) error {
+	lim := &rowLimiter{r: r}
+	cr := csv.NewReader(bufio.NewReaderSize(lim, MaxRowBytes))
 	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1
+	cr.FieldsPerRecord = -1 // a row of another length is a reject, not the end of the file
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -208,6 +503,7 @@ func eachCSV(name string, r io.Reader, m Mapping, fn func(int, record, error) er
 		}
 		return fmt.Errorf("%s:1: header: %w", name, err)
 	}
+	width := len(header)
 	index := map[string]int{}
 	for i, h := range header {
 		index[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
@@ -227,73 +523,163 @@ func eachCSV(name string, r io.Reader, m Mapping, fn func(int, record, error) er
 		}
 		return ""
 	}
+	lastLine := 1
 	for {
+		lim.rowStart = cr.InputOffset()
 		fields, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				// a malformed row is rejected by the caller's count; keep reading
-				row = nil
-				if ferr := fn(pe.Line, rec, fmt.Errorf("malformed CSV: %w", pe.Err)); ferr != nil {
-					return ferr
-				}
-				continue
-			}
-			return fmt.Errorf("%s: %w", name, err)
+		line := lastLine + 1
+		if len(fields) > 0 {
+			line, _ = cr.FieldPos(0)
 		}
-		row = fields
-		if err := fn(line, rec, nil); err != nil {
+		var bad error
+		switch {
+		case lim.tripped:
+			lim.tripped = false
+			bad = errRowTooLong
+		case err != nil:
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return &readError{line: lastLine, err: err}
+			}
+			line, bad = pe.StartLine, fmt.Errorf("malformed CSV: %w", pe.Err)
+		case len(fields) != width:
+			bad = fmt.Errorf("%d %s, the header has %d", len(fields), plural(len(fields), "field"), width)
+		}
+		lastLine = line
+		if bad != nil {
+			row = nil
+		} else {
+			row = fields
+		}
+		if err := fn(line, rec, bad); err != nil {
 			return err
 		}
 	}
 }
 
-func eachJSONL(name string, r *bufio.Reader, m Mapping, fn func(int, record, error) error) error {
+// plural is word for n of it.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func eachJSONL(r *bufio.Reader, m Mapping, fn func(int, record, error) error) error {
+	var obj map[string]any
+	rec := func(c string) string {
+		c, _ = m.source(c)
+		switch v := obj[c].(type) {
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		case nil:
+			return ""
+		default:
+			return fmt.Sprint(v)
+		}
+	}
 	line := 0
 	for {
-		raw, err := r.ReadBytes('\n')
+		// The reader's buffer is MaxRowBytes: a longer line does not fit, and is dropped
+		// without being held.
+		raw, err := r.ReadSlice('\n')
 		line++
-		if len(strings.TrimSpace(string(raw))) > 0 {
-			var obj map[string]any
-			var bad error
-			if jerr := json.Unmarshal(raw, &obj); jerr != nil {
-				bad = fmt.Errorf("malformed JSON: %w", jerr)
-			}
-			rec := func(c string) string {
-				c, _ = m.source(c)
-				switch v := obj[c].(type) {
-				case string:
-					return v
-				case float64:
-					return strconv.FormatFloat(v, 'f', -1, 64)
-				case nil:
-					return ""
-				default:
-					return fmt.Sprint(v)
+		var bad error
+		if errors.Is(err, bufio.ErrBufferFull) {
+			bad, err = errRowTooLong, skipLine(r)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return &readError{line: line - 1, err: err}
+		}
+		if bad != nil || len(bytes.TrimSpace(raw)) > 0 {
+			obj = nil
+			if bad == nil {
+				if jerr := json.Unmarshal(raw, &obj); jerr != nil {
+					bad = fmt.Errorf("malformed JSON: %w", jerr)
 				}
 			}
 			if ferr := fn(line, rec, bad); ferr != nil {
 				return ferr
 			}
 		}
-		if errors.Is(err, io.EOF) {
+		if err != nil { // io.EOF
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 	}
 }
 
-func parseClick(rec record) (affwatch.Click, error) {
+// validator holds what one file's rows are judged by.
+type validator struct {
+	latest   time.Time         // the latest plausible event time
+	statuses map[string]string // the export's word -> status
+}
+
+func newValidator(opt IngestOptions) *validator {
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	v := &validator{latest: now().Add(MaxFutureSkew), statuses: map[string]string{}}
+	for _, st := range Statuses {
+		v.statuses[st] = st
+	}
+	maps.Copy(v.statuses, opt.Statuses.words()) // a mapped word may be a known status too
+	return v
+}
+
+// columnLimit is the longest value a column may hold.
+func columnLimit(col string) int {
+	switch col {
+	case "user_agent":
+		return MaxUserAgentBytes
+	case "referrer", "landing_url":
+		return MaxURLBytes
+	}
+	return MaxFieldBytes
+}
+
+// fieldTooLong says which of a row's values, given in the order of cols, is longer than
+// its column's limit.
+func fieldTooLong(cols []string, vals ...string) error {
+	for i, v := range vals {
+		if limit := columnLimit(cols[i]); len(v) > limit {
+			return fmt.Errorf("%s is %d bytes, more than %d", cols[i], len(v), limit)
+		}
+	}
+	return nil
+}
+
+// time reads and judges an event's timestamp.
+func (v *validator) time(s string) (time.Time, error) {
+	ts, err := ParseTime(s)
+	if err != nil {
+		return ts, fmt.Errorf("ts: %w", err)
+	}
+	if ts.Before(EarliestEventTime) {
+		return ts, fmt.Errorf("ts: %s is before %s", ts.Format(time.RFC3339Nano), EarliestEventTime.Format(time.DateOnly))
+	}
+	if ts.After(v.latest) {
+		return ts, fmt.Errorf("ts: %s is more than a day after now (%s)", ts.Format(time.RFC3339Nano), v.latest.Add(-MaxFutureSkew).Format(time.RFC3339))
+	}
+	return ts, nil
+}
+
+func (v *validator) click(rec record) (affwatch.Click, error) {
 	c := affwatch.Click{
 		ClickID: strings.TrimSpace(rec("click_id")), AffiliateID: strings.TrimSpace(rec("affiliate_id")),
 		SubID: rec("sub_id"), IP: strings.TrimSpace(rec("ip")), UserAgent: rec("user_agent"),
 		Referrer: rec("referrer"), Country: rec("country"), LandingURL: rec("landing_url"),
+	}
+	ts := rec("ts")
+	// One test for all the limits; which field broke one is worked out only then.
+	if len(c.UserAgent) > MaxUserAgentBytes || max(len(c.Referrer), len(c.LandingURL)) > MaxURLBytes ||
+		max(len(c.ClickID), len(ts), len(c.AffiliateID), len(c.SubID), len(c.IP), len(c.Country)) > MaxFieldBytes {
+		return c, fieldTooLong(ClickColumns, c.ClickID, ts, c.AffiliateID, c.SubID, c.IP, c.UserAgent, c.Referrer, c.Country, c.LandingURL)
 	}
 	if c.ClickID == "" {
 		return c, errors.New("click_id is missing")
@@ -301,19 +687,87 @@ func parseClick(rec record) (affwatch.Click, error) {
 	if c.AffiliateID == "" {
 		return c, errors.New("affiliate_id is missing")
 	}
-	ts, err := ParseTime(rec("ts"))
-	if err != nil {
-		return c, fmt.Errorf("ts: %w", err)
+	var err error
+	if c.TS, err = v.time(ts); err != nil {
+		return c, err
 	}
-	c.TS = ts
+	if c.IP != "" && !plausibleIP(c.IP) {
+		return c, fmt.Errorf("ip: %q is not an IP address", c.IP)
+	}
 	return c, nil
 }
 
-func parseConversion(rec record) (affwatch.Conversion, error) {
+// dottedQuad says whether s is an IPv4 address in the form netip.ParseAddr reads: four
+// decimal fields of 0 to 255 without leading zeros. It is the common case made quick
+// (netip, which reads every form, costs as much as the rest of a row's checks); what it
+// turns down goes to netip, so it never accepts what netip would not.
+func dottedQuad(s string) bool {
+	fields, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if digits == 1 && val == 0 { // a leading zero
+				return false
+			}
+			val, digits = val*10+int(c-'0'), digits+1
+			if val > 255 {
+				return false
+			}
+		case c == '.' && digits > 0 && fields < 3:
+			fields, val, digits = fields+1, 0, 0
+		default:
+			return false
+		}
+	}
+	return fields == 3 && digits > 0
+}
+
+// money reads an amount or commission: empty is 0, and a sum of money is a finite number
+// not below 0.
+func money(col, s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("%s: %q is not a number", col, s)
+	case err != nil || math.IsInf(x, 0) || math.IsNaN(x):
+		return 0, fmt.Errorf("%s: %q is not a finite number", col, s)
+	case x < 0:
+		return 0, fmt.Errorf("%s: %s is negative", col, s)
+	}
+	return x, nil
+}
+
+// plausibleIP says whether a click's address is an IPv4 or IPv6 address, or a whole
+// number: the id some exports put in place of the address to pseudonymise it
+// (TalkingData's), counted per address but not per network.
+func plausibleIP(s string) bool {
+	if dottedQuad(s) {
+		return true
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) conversion(rec record) (affwatch.Conversion, error) {
 	c := affwatch.Conversion{
 		ConversionID: strings.TrimSpace(rec("conversion_id")), ClickID: strings.TrimSpace(rec("click_id")),
 		AffiliateID: strings.TrimSpace(rec("affiliate_id")), OrderID: strings.TrimSpace(rec("order_id")),
 		Currency: strings.ToUpper(strings.TrimSpace(rec("currency"))), Status: strings.ToLower(strings.TrimSpace(rec("status"))),
+	}
+	ts, amount, commission := rec("ts"), strings.TrimSpace(rec("amount")), strings.TrimSpace(rec("commission"))
+	if max(len(c.ConversionID), len(c.ClickID), len(ts), len(c.AffiliateID), len(c.OrderID), len(amount), len(c.Currency),
+		len(commission), len(c.Status)) > MaxFieldBytes {
+		return c, fieldTooLong(ConversionColumns, c.ConversionID, c.ClickID, ts, c.AffiliateID, c.OrderID, amount, c.Currency, commission, c.Status)
 	}
 	if c.ConversionID == "" {
 		return c, errors.New("conversion_id is missing")
@@ -321,24 +775,22 @@ func parseConversion(rec record) (affwatch.Conversion, error) {
 	if c.AffiliateID == "" {
 		return c, errors.New("affiliate_id is missing")
 	}
-	ts, err := ParseTime(rec("ts"))
-	if err != nil {
-		return c, fmt.Errorf("ts: %w", err)
+	var err error
+	if c.TS, err = v.time(ts); err != nil {
+		return c, err
 	}
-	c.TS = ts
-	for _, f := range []struct {
-		col string
-		dst *float64
-	}{{"amount", &c.Amount}, {"commission", &c.Commission}} {
-		v := strings.TrimSpace(rec(f.col))
-		if v == "" {
-			continue
+	if c.Amount, err = money("amount", amount); err != nil {
+		return c, err
+	}
+	if c.Commission, err = money("commission", commission); err != nil {
+		return c, err
+	}
+	if c.Status != "" {
+		st, ok := v.statuses[c.Status]
+		if !ok {
+			return c, fmt.Errorf("status: %q is not %s (or mapped to one)", c.Status, strings.Join(Statuses, ", "))
 		}
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return c, fmt.Errorf("%s: %q is not a number", f.col, v)
-		}
-		*f.dst = x
+		c.Status = st
 	}
 	return c, nil
 }

@@ -380,7 +380,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rw := &rejectFile{path: *rejects}
 	defer rw.Close()
-	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, OnReject: rw.Write}
+	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, Statuses: cfg.Ingest.Statuses, OnReject: rw.Write}
 	if kind == "conversions" {
 		opt.Mapping = cfg.Ingest.Conversions
 	}
@@ -389,12 +389,15 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		res, err := ingestFile(ctx, st, kind, name, opt)
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			if res.Rows == 0 {
+				continue
+			}
+			// A file cut short: what was read before the break is loaded; count it.
 		}
 		printIngest(stdout, stderr, res)
 	}
 	if rw.n > 0 {
-		fmt.Fprintf(stderr, "%d rejected row(s) written to %s\n", rw.n, rw.path)
+		fmt.Fprintf(stderr, "%d rejected or conflicting row(s) written to %s\n", rw.n, rw.path)
 	}
 	return errors.Join(append(errs, rw.Close())...)
 }
@@ -449,14 +452,18 @@ func ingestReader(ctx context.Context, st detectors.EventStore, kind, name strin
 }
 
 func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
-	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected\n",
-		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected)
+	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected, %d conflicting\n",
+		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected, res.Conflicts)
 	for i, r := range res.Rejects {
 		if i == 20 {
-			fmt.Fprintf(stderr, "... and %d more rejected rows\n", res.Rejected-20)
+			fmt.Fprintf(stderr, "... and %d more rejected or conflicting rows\n", res.Rejected+res.Conflicts-20)
 			break
 		}
-		fmt.Fprintf(stderr, "rejected %s\n", r)
+		what := "rejected"
+		if r.Conflict {
+			what = "conflicting" // the reason says what differs from the stored row
+		}
+		fmt.Fprintf(stderr, "%s %s\n", what, r)
 	}
 }
 

@@ -170,10 +170,14 @@ type DetectConfig struct {
 }
 
 // IngestConfig maps the columns of a network's exports to affwatch's (canonical name:
-// the export's column), so they load without editing.
+// the export's column), and its conversion statuses to affwatch's, so they load without
+// editing.
 type IngestConfig struct {
 	Clicks      detectors.Mapping `yaml:"clicks"`
 	Conversions detectors.Mapping `yaml:"conversions"`
+	// Statuses maps affwatch's conversion statuses to the export's words for them
+	// ({approved: [ok, paid]}); other words are rejected.
+	Statuses detectors.StatusMap `yaml:"statuses"`
 }
 
 // ScheduleConfig is when the daemon runs each job (cron expressions).
@@ -670,6 +674,9 @@ func (c *Config) validate(root *yaml.Node) error {
 				bad(fmt.Sprintf("%q is not a %s column (one of %s)", canon, m.key, strings.Join(m.cols, ", ")), "ingest", m.key)
 			}
 		}
+	}
+	if err := c.Ingest.Statuses.Validate(); err != nil {
+		bad(err.Error(), "ingest", "statuses")
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -229,4 +230,73 @@ func (s *SQLite) EachConversion(ctx context.Context, since time.Time, fn func(af
 		}
 	}
 	return rows.Err()
+}
+
+// idsPerQuery is how many ids one lookup by id carries.
+const idsPerQuery = 500
+
+// ClicksByID returns the stored clicks with these ids (ids not stored are left out).
+func (s *SQLite) ClicksByID(ctx context.Context, ids []string) ([]affwatch.Click, error) {
+	var out []affwatch.Click
+	err := s.eachByID(ctx, `SELECT c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url
+		FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.click_id IN `, ids, func(rows *sql.Rows) error {
+		var (
+			c  affwatch.Click
+			ms int64
+		)
+		if err := rows.Scan(&c.ClickID, &ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL); err != nil {
+			return err
+		}
+		c.TS = time.UnixMilli(ms).UTC()
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// ConversionsByID returns the stored conversions with these ids (ids not stored are left
+// out), without their click's time and address.
+func (s *SQLite) ConversionsByID(ctx context.Context, ids []string) ([]affwatch.Conversion, error) {
+	var out []affwatch.Conversion
+	err := s.eachByID(ctx, `SELECT conversion_id, click_id, ts, affiliate_id, order_id, amount, currency, commission, status
+		FROM conversions WHERE conversion_id IN `, ids, func(rows *sql.Rows) error {
+		var (
+			c  affwatch.Conversion
+			ms int64
+		)
+		if err := rows.Scan(&c.ConversionID, &c.ClickID, &ms, &c.AffiliateID, &c.OrderID, &c.Amount, &c.Currency, &c.Commission, &c.Status); err != nil {
+			return err
+		}
+		c.TS = time.UnixMilli(ms).UTC()
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// eachByID runs query, which ends in "IN ", for the ids, a slice of them at a time, and
+// calls scan on each row.
+func (s *SQLite) eachByID(ctx context.Context, query string, ids []string, scan func(*sql.Rows) error) error {
+	args := make([]any, 0, idsPerQuery)
+	for start := 0; start < len(ids); start += idsPerQuery {
+		end := min(start+idsPerQuery, len(ids))
+		args = args[:0]
+		for _, id := range ids[start:end] {
+			args = append(args, id)
+		}
+		rows, err := s.db.QueryContext(ctx, query+"("+placeholders(end-start)+")", args...)
+		if err != nil {
+			return fmt.Errorf("look up ids: %w", err)
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return fmt.Errorf("look up ids: %w", err)
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("look up ids: %w", err)
+		}
+	}
+	return nil
 }

@@ -202,6 +202,12 @@ func ingest(t *testing.T, st Store) {
 	if len(got) != 2 || got[0].ClickID != "c1" || got[0].UserAgent != "Mozilla/5.0" || got[1].IP != "192.0.2.1" {
 		t.Fatalf("clicks: %+v", got)
 	}
+	if byID, err := st.ClicksByID(ctx, []string{"c2", "unknown"}); err != nil || len(byID) != 1 || byID[0].IP != "192.0.2.1" {
+		t.Fatalf("clicks by id: %+v %v", byID, err)
+	}
+	if byID, err := st.ConversionsByID(ctx, []string{"v1"}); err != nil || len(byID) != 1 || byID[0].Commission != 1 {
+		t.Fatalf("conversions by id: %+v %v", byID, err)
+	}
 	var cs []affwatch.Conversion
 	if err := st.EachConversion(ctx, time.UnixMilli(2500), func(c affwatch.Conversion) error { cs = append(cs, c); return nil }); err != nil {
 		t.Fatal(err)
