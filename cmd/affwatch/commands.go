@@ -175,8 +175,12 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	return exitOK, nil
 }
 
-// scanLock is the store lock a scan holds; the daemon's scan job takes the same one.
-const scanLock = "job:scan"
+// scanLock and detectLock are the store locks a scan and a detector run hold; the
+// daemon's jobs take the same ones ("job:" and the job's name).
+const (
+	scanLock   = "job:scan"
+	detectLock = "job:detect"
+)
 
 // lockTTL is how long the scan lock outlives a holder that stopped renewing it (a crash
 // on another host; a holder on this host that is gone is noticed at once), and lockPoll
@@ -191,28 +195,34 @@ const (
 // since when; with wait, lockScan waits its turn until ctx ends. The returned context ends
 // if the lock is lost; release unlocks.
 func lockScan(ctx context.Context, st *store.DB, wait bool, stderr io.Writer) (context.Context, func() error, error) {
-	owner := schedule.Owner("affwatch scan")
+	return lockJob(ctx, st, "scan", scanLock, wait, stderr)
+}
+
+// lockJob takes the store lock of a job (scan, detect): what lockScan says of scans holds
+// for each.
+func lockJob(ctx context.Context, st *store.DB, job, lock string, wait bool, stderr io.Writer) (context.Context, func() error, error) {
+	owner := schedule.Owner("affwatch " + job)
 	waiting := false
 	for {
-		lockCtx, release, err := schedule.Acquire(ctx, st, scanLock, owner, lockTTL)
+		lockCtx, release, err := schedule.Acquire(ctx, st, lock, owner, lockTTL)
 		if err == nil {
 			return lockCtx, release, nil
 		}
 		var held *store.LockedError
 		if !errors.As(err, &held) {
-			return nil, nil, fmt.Errorf("scan lock: %w", err)
+			return nil, nil, fmt.Errorf("%s lock: %w", job, err)
 		}
 		if !wait {
-			return nil, nil, fmt.Errorf("another scan is running on this database: %s holds the scan lock (until %s unless it renews it); run again later, or with --wait to wait for it",
-				held.Owner, held.Expires.UTC().Format(time.RFC3339))
+			return nil, nil, fmt.Errorf("another %s is running on this database: %s holds the %s lock (until %s unless it renews it); run again later, or with --wait to wait for it",
+				job, held.Owner, job, held.Expires.UTC().Format(time.RFC3339))
 		}
 		if !waiting {
-			fmt.Fprintf(stderr, "waiting for the scan lock, held by %s\n", held.Owner)
+			fmt.Fprintf(stderr, "waiting for the %s lock, held by %s\n", job, held.Owner)
 			waiting = true
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("interrupted while waiting for the scan lock held by %s: %w", held.Owner, context.Cause(ctx))
+			return nil, nil, fmt.Errorf("interrupted while waiting for the %s lock held by %s: %w", job, held.Owner, context.Cause(ctx))
 		case <-time.After(lockPoll):
 		}
 	}
@@ -385,8 +395,10 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		opt.Mapping = cfg.Ingest.Conversions
 	}
 	var errs []error
+	loaded := false
 	for _, name := range fs.Args() {
 		res, err := ingestFile(ctx, st, kind, name, opt)
+		loaded = loaded || res.Rows > 0
 		if err != nil {
 			errs = append(errs, err)
 			if res.Rows == 0 {
@@ -396,10 +408,17 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		printIngest(stdout, stderr, res)
 	}
-	if rw.n > 0 {
-		fmt.Fprintf(stderr, "%d rejected or conflicting row(s) written to %s\n", rw.n, rw.path)
+	if err := errors.Join(append(errs, rw.Close())...); err != nil {
+		if loaded {
+			return partial(err) // some rows are in; a rerun of the same files completes the rest
+		}
+		return err
 	}
-	return errors.Join(append(errs, rw.Close())...)
+	if rw.n > 0 {
+		// The rest loaded; what was rejected was not: a partial load, exit 3.
+		return partial(fmt.Errorf("%d rejected or conflicting row(s) written to %s", rw.n, rw.path))
+	}
+	return nil
 }
 
 // rejectFile appends rejected rows to a CSV file, opened at the first one.
@@ -471,6 +490,7 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("detect", stderr)
 	cfgPath := configFlag(fs)
 	end := fs.String("end", "", "end of the window to judge, a `TIME` (RFC 3339; default now)")
+	wait := fs.Bool("wait", false, "when another detector run on the database (or the daemon's) holds the detect lock, wait for it instead of exiting 4")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -489,6 +509,11 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
+	ctx, release, err := lockJob(ctx, st, "detect", detectLock, *wait, stderr)
+	if err != nil {
+		return failed(err)
+	}
+	defer release()
 	scan, err := detectOnce(ctx, cfg, st, at)
 	if err != nil {
 		return failed(err)

@@ -600,7 +600,7 @@ detect: {thresholds: {alpha: 0.01}}
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, "ingest", "conversions", "--config", cfg, conv)
-	if code != exitOK || !strings.Contains(out, "1 rejected") {
+	if code != exitPartial || !strings.Contains(out, "1 rejected") || !strings.Contains(errOut, "1 rejected or conflicting row(s) written to") {
 		t.Fatalf("ingest conversions: exit %d\n%s%s", code, out, errOut)
 	}
 	rejects, err := os.ReadFile(filepath.Join(dir, "conversions-rejects.csv"))

@@ -267,3 +267,25 @@ affiliates: [{id: deals, program: acme, sites: [%q]}]
 		t.Fatalf("the page: %d links kept, %d dropped; want 5000 and 3000", len(pages[0].Links), pages[0].LinksDropped)
 	}
 }
+
+// Issue 11.9, for detect as for scan: a detector run while another holds the detect lock
+// says who holds it and exits 4, and records nothing.
+func TestDetectTakesTheDetectLock(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "programs: [{id: acme}]\n")
+	st := openDB(t, dir)
+	if err := st.Lock(context.Background(), "job:detect", "affwatch serve (pid 1 on another-host, since 2026-11-26T00:00:00Z)", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "detect", "--config", cfg)
+	if code != exitFailed || !strings.Contains(errOut, "another detect is running") || !strings.Contains(errOut, "another-host") {
+		t.Fatalf("exit %d, want 4 naming the holder\n%s%s", code, out, errOut)
+	}
+	if scans, _ := st.Scans(context.Background(), 5); len(scans) != 0 {
+		t.Fatalf("a refused detector run recorded %+v", scans)
+	}
+	st.Unlock(context.Background(), "job:detect", "affwatch serve (pid 1 on another-host, since 2026-11-26T00:00:00Z)")
+	if code, out, errOut := runCLI(t, "detect", "--config", cfg); code != exitOK {
+		t.Fatalf("once free: exit %d\n%s%s", code, out, errOut)
+	}
+}
