@@ -497,7 +497,8 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 		Thresholds: cfg.Detect.Thresholds}
 }
 
-// detectOnce runs the detectors over the window that ends at end, as one scan.
+// detectOnce runs the detectors over the window that ends at end, then the joined rules
+// over every affiliate's document, as one scan.
 func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
 	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
 	if err != nil {
@@ -506,6 +507,10 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 	vs, err := detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
 	if err == nil {
 		_, err = st.SaveDetections(ctx, scan.ID, vs)
+	}
+	if err == nil {
+		// The joined rules see the detectors' findings just stored.
+		_, err = judgeAffiliates(ctx, cfg, st, scan.ID, end)
 	}
 	status, msg := affwatch.ScanSucceeded, ""
 	if err != nil {

@@ -567,3 +567,35 @@ func orEmpty(s []string) []string {
 	}
 	return s
 }
+
+// Judge runs the joined rules (an engine of kind affiliate) on every card's document,
+// keeps each card's findings in Joined, and returns them as violations of the source
+// joined, each under the fingerprint of its rule, affiliate and evidence key.
+func Judge(ctx context.Context, eng interface {
+	EvaluateAffiliate(ctx context.Context, doc *affwatch.AffiliateDocument) ([]affwatch.Finding, error)
+	Revision() string
+}, cards []Card) ([]affwatch.Violation, error) {
+	var (
+		out  []affwatch.Violation
+		errs []error
+	)
+	for i := range cards {
+		c := &cards[i]
+		fs, err := eng.EvaluateAffiliate(ctx, &c.AffiliateDocument)
+		if err != nil {
+			errs = append(errs, err)
+			if len(fs) == 0 {
+				continue
+			}
+		}
+		c.Joined = fs
+		aff := affwatch.Affiliate{ID: c.Affiliate.ID, Program: c.Affiliate.Program}
+		for _, f := range fs {
+			v := affwatch.NewViolation(f, affwatch.SourceJoined, aff, affwatch.AffiliateWhere(c.Affiliate.ID))
+			v.URL = f.Evidence.URL
+			v.PolicyRevision = eng.Revision()
+			out = append(out, v)
+		}
+	}
+	return out, errors.Join(errs...)
+}
