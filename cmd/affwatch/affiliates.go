@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/detectors"
+	"github.com/affwatch/affwatch/internal/report"
 	"github.com/affwatch/affwatch/internal/scorecard"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/rules"
@@ -377,4 +379,68 @@ func csvSafe(cells []string) []string {
 		}
 	}
 	return cells
+}
+
+// reportCards are the scorecards the reports' risk table is made from (the stored
+// violations, without running the joined rules again).
+func reportCards(ctx context.Context, cfg *Config, st affwatch.Store, now time.Time) ([]scorecard.Card, error) {
+	src, ok := st.(scorecard.Source)
+	if !ok {
+		return nil, nil
+	}
+	opt, _ := scorecardOptions(cfg, "", "")
+	opt.End = now
+	return scorecard.Build(ctx, src, opt)
+}
+
+// partnerRows are a manager's (all partners' when manager is "") riskiest partners and
+// the partners whose conversion rate or commission moved most against the period before,
+// five of each.
+func partnerRows(cards []scorecard.Card, manager string) (top, changes []report.PartnerRow) {
+	type moved struct {
+		row report.PartnerRow
+		by  float64
+	}
+	var ms []moved
+	for _, c := range cards { // riskiest first
+		if manager != "" && c.Affiliate.Manager != manager {
+			continue
+		}
+		row := report.PartnerRow{AffiliateID: c.Affiliate.ID, Name: c.Affiliate.Name, Risk: c.Risk.Score}
+		if c.Risk.Score > 0 && len(top) < 5 {
+			r := row
+			r.Reasons = reasonList(c, 3)
+			top = append(top, r)
+		}
+		cur, prev, tr := c.Scorecard.Current, c.Scorecard.Previous, c.Trend
+		for _, m := range []struct {
+			name       string
+			by         *float64
+			now, then  string
+			enoughData bool
+		}{
+			{"conversion rate", tr.ConversionRate, pct(cur.ConversionRate), pct(prev.ConversionRate), cur.Conversions+prev.Conversions >= 10},
+			{"commission", tr.Commission, fmt.Sprintf("%.2f", cur.Commission), fmt.Sprintf("%.2f", prev.Commission), cur.Conversions+prev.Conversions >= 10},
+		} {
+			if m.by == nil || !m.enoughData || abs(*m.by) < 0.5 {
+				continue
+			}
+			r := row
+			r.Change = fmt.Sprintf("%s %s (%s against %s)", m.name, change(m.by), m.now, m.then)
+			ms = append(ms, moved{r, abs(*m.by)})
+			break
+		}
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].by > ms[j].by })
+	for i := 0; i < len(ms) && i < 5; i++ {
+		changes = append(changes, ms[i].row)
+	}
+	return top, changes
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

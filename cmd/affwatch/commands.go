@@ -614,9 +614,14 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 	}
 	now := time.Now()
 	set := reportSet{scanKey: fmt.Sprintf("crawl-%d/detect-%d", lastCrawl.ID, lastDetect.ID)}
+	cards, err := reportCards(ctx, cfg, st, now)
+	if err != nil {
+		return reportSet{}, err
+	}
 	add := func(name, manager string, vs []affwatch.Violation) {
 		r := report.Build(title, manager, vs, since, now)
 		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+		r.TopRisks, r.BigChanges = partnerRows(cards, manager)
 		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
 	}
 	if onlyManager == "" {
