@@ -100,6 +100,7 @@ affiliates:
 	if code != exitOK {
 		t.Fatalf("affiliates show: exit %d\n%s%s", code, out, errOut)
 	}
+	t.Logf("affiliates show couponer:\n%s", out)
 	for _, want := range []string{
 		"JOIN-001 coupon or deal site", "100% of its conversions (12 of 12) came within seconds of the click",
 		"JOIN-003 " + srv.URL + "/deals/ links to the program and to awin merchant 2002",
