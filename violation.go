@@ -9,14 +9,16 @@ import (
 	"time"
 )
 
-// Source says what found a violation: a Rego policy run on a page, or a statistical
-// detector run on click and conversion logs.
+// Source says what found a violation: a Rego policy run on a page, a statistical
+// detector run on click and conversion logs, or a joined rule run on an affiliate's
+// whole document (scorecard, violations, findings, pages, vetting).
 type Source string
 
 // The violation sources.
 const (
 	SourcePolicy   Source = "policy"
 	SourceDetector Source = "detector"
+	SourceJoined   Source = "joined"
 )
 
 // State is where a violation stands in its life across scans.

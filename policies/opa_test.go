@@ -8,7 +8,8 @@ import (
 
 // TestPlainOPA runs the opa command of the module's own OPA version (`go tool opa`) on the
 // policy directory the way a policy author would: the pack must test, check in strict
-// mode (with and without the Page schema) and be formatted without affwatch.
+// mode (with and without the schemas: the page rules with the Page schema, the joined
+// rules in affiliate/ with the affiliate document's) and be formatted without affwatch.
 func TestPlainOPA(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the opa command (about a minute the first time)")
@@ -20,9 +21,11 @@ func TestPlainOPA(t *testing.T) {
 	opa := strings.TrimSpace(string(out))
 	for _, args := range [][]string{
 		{"test", "policies/"},
-		{"test", "-s", "policies/schemas/page/page.schema.json", "policies/"},
+		{"test", "-s", "policies/schemas/page/page.schema.json", "--ignore", "affiliate", "policies/"},
+		{"test", "-s", "policies/schemas/affiliate/affiliate.schema.json", "policies/affiliate/"},
 		{"check", "--strict", "policies/"},
-		{"check", "--strict", "-s", "policies/schemas/page/page.schema.json", "policies/"},
+		{"check", "--strict", "-s", "policies/schemas/page/page.schema.json", "--ignore", "affiliate", "policies/"},
+		{"check", "--strict", "-s", "policies/schemas/affiliate/affiliate.schema.json", "policies/affiliate/"},
 		{"fmt", "--list", "--fail", "policies/"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -30,7 +30,7 @@ func ReadCatalogue(sources []Source) ([]Rule, error) {
 		mods[f.name] = m
 		order = append(order, f.name)
 	}
-	rules, bad := catalogue(mods, order)
+	rules, bad := catalogue(mods, order, RulePrefix, AffiliateRulePrefix)
 	for _, name := range order {
 		if bad[name] != nil {
 			errs = append(errs, bad[name])

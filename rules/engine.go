@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -29,11 +30,60 @@ import (
 	"github.com/affwatch/affwatch"
 )
 
-// RulePrefix is the package prefix of every rule: package affwatch.rules.<category>.<name>.
+// RulePrefix is the package prefix of every page rule: package affwatch.rules.<category>.<name>.
 const RulePrefix = "affwatch.rules."
 
-// PageSchemaPath is where a policy source keeps the Page document schema.
-const PageSchemaPath = "schemas/page/page.schema.json"
+// AffiliateRulePrefix is the package prefix of every affiliate (joined) rule: package
+// affwatch.affiliate_rules.<category>.<name>. Their input is the affiliate document.
+const AffiliateRulePrefix = "affwatch.affiliate_rules."
+
+// PageSchemaPath is where a policy source keeps the Page document schema;
+// AffiliateSchemaPath the affiliate document's.
+const (
+	PageSchemaPath      = "schemas/page/page.schema.json"
+	AffiliateSchemaPath = "schemas/affiliate/affiliate.schema.json"
+)
+
+// Kind is the kind of document an engine's rules judge: a page (the Page document, the
+// rules under affwatch.rules.) or an affiliate (the affiliate document with its
+// scorecard, violations, findings, pages and vetting: the joined rules under
+// affwatch.affiliate_rules.). One policy source holds both; each engine compiles only
+// the modules of its kind, against its kind's schema.
+type Kind string
+
+// The kinds of input.
+const (
+	KindPage      Kind = "page"
+	KindAffiliate Kind = "affiliate"
+)
+
+// Kinds lists the kinds of input, page first.
+var Kinds = []Kind{KindPage, KindAffiliate}
+
+// Prefix is the package prefix of the kind's rules.
+func (k Kind) Prefix() string {
+	if k == KindAffiliate {
+		return AffiliateRulePrefix
+	}
+	return RulePrefix
+}
+
+// SchemaPath is where a policy source keeps the kind's input schema.
+func (k Kind) SchemaPath() string {
+	if k == KindAffiliate {
+		return AffiliateSchemaPath
+	}
+	return PageSchemaPath
+}
+
+// kindOfPackage is the kind of a module by its package: everything under affwatch.affiliate_
+// (rules, their tests, a library) judges affiliate documents; the rest, pages.
+func kindOfPackage(pkg string) Kind {
+	if strings.HasPrefix(strings.TrimPrefix(pkg, "data."), "affwatch.affiliate_") {
+		return KindAffiliate
+	}
+	return KindPage
+}
 
 // Source is a tree of policy files: the embedded default pack or a directory on disk.
 type Source struct {
@@ -79,6 +129,8 @@ type Options struct {
 	// DefaultMaxFindingsPerRule): past it they are folded into one finding that counts
 	// them, so one hostile page cannot flood the store and the reports.
 	MaxFindingsPerRule int
+	// Kind is the input the rules judge (default KindPage).
+	Kind Kind
 }
 
 // DefaultMaxFindingsPerRule is how many findings of one rule one page may give before
@@ -88,6 +140,7 @@ const DefaultMaxFindingsPerRule = 20
 // Engine evaluates pages against a compiled policy pack. It is safe for concurrent use:
 // the query is prepared once and shared.
 type Engine struct {
+	kind     Kind
 	rules    []Rule
 	byPkg    map[string]*Rule
 	binds    []binding
@@ -139,8 +192,10 @@ type policyFile struct {
 	src  []byte
 }
 
-// readSources collects the .rego files (tests too, when withTests) and the Page schema.
-func readSources(sources []Source, withTests bool) (files []policyFile, schema []byte, err error) {
+// readSources collects the .rego files (tests too, when withTests) and the input schemas
+// by kind (the first source that has one gives it).
+func readSources(sources []Source, withTests bool) (files []policyFile, schemas map[Kind][]byte, err error) {
+	schemas = map[Kind][]byte{}
 	for _, s := range sources {
 		first := len(files)
 		werr := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
@@ -150,9 +205,11 @@ func readSources(sources []Source, withTests bool) (files []policyFile, schema [
 			if d.IsDir() {
 				return nil
 			}
-			if p == PageSchemaPath && schema == nil {
-				schema, err = fs.ReadFile(s.FS, p)
-				return err
+			for _, k := range Kinds {
+				if p == k.SchemaPath() && schemas[k] == nil {
+					schemas[k], err = fs.ReadFile(s.FS, p)
+					return err
+				}
 			}
 			if !strings.HasSuffix(p, ".rego") || (!withTests && strings.HasSuffix(p, "_test.rego")) {
 				return nil
@@ -172,7 +229,7 @@ func readSources(sources []Source, withTests bool) (files []policyFile, schema [
 		own := files[first:]
 		sort.Slice(own, func(i, j int) bool { return own[i].name < own[j].name })
 	}
-	return files, schema, nil
+	return files, schemas, nil
 }
 
 // parse parses the files with annotations, collecting every syntax error.
@@ -236,10 +293,14 @@ func (e *LoadErrors) Unwrap() error { return ErrPolicy }
 // left out and the rest is compiled: the engine is returned with a *LoadErrors. Without
 // an engine (nil), nothing could be compiled.
 func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
-	files, schemaRaw, err := readSources(sources, false)
+	if opt.Kind == "" {
+		opt.Kind = KindPage
+	}
+	files, schemas, err := readSources(sources, false)
 	if err != nil {
 		return nil, err
 	}
+	schemaRaw := schemas[opt.Kind]
 	if len(files) == 0 {
 		return nil, fmt.Errorf("load policies: no .rego files in %s", sourceNames(sources))
 	}
@@ -256,10 +317,13 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 			drop(f.name, err)
 			continue
 		}
+		if kindOfPackage(m.Package.Path.String()) != opt.Kind {
+			continue // another engine's document
+		}
 		mods[f.name] = m
 		order = append(order, f.name)
 	}
-	rules, bad := catalogue(mods, order)
+	rules, bad := catalogue(mods, order, opt.Kind.Prefix())
 	for _, name := range order {
 		if bad[name] == nil {
 			continue
@@ -316,7 +380,7 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 
 // build compiles the modules and prepares the shared query over the rules' sets.
 func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schemaRaw []byte, opt Options, revision string) (*Engine, error) {
-	e := &Engine{rules: append([]Rule(nil), rules...), byPkg: map[string]*Rule{}, programs: map[string]affwatch.Program{},
+	e := &Engine{kind: opt.Kind, rules: append([]Rule(nil), rules...), byPkg: map[string]*Rule{}, programs: map[string]affwatch.Program{},
 		now: opt.Now, log: opt.Logger, revision: revision, timeout: opt.EvalTimeout, maxPer: opt.MaxFindingsPerRule}
 	if e.now == nil {
 		e.now = time.Now
@@ -352,7 +416,7 @@ func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schem
 		}
 	}
 	if len(e.binds) == 0 {
-		return nil, fmt.Errorf("%w: no deny or warn rule under package %s*", ErrPolicy, RulePrefix)
+		return nil, fmt.Errorf("%w: no deny or warn rule under package %s*", ErrPolicy, opt.Kind.Prefix())
 	}
 	for _, p := range opt.Programs {
 		e.programs[p.ID] = p
@@ -370,7 +434,7 @@ func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schem
 	if schemaRaw != nil {
 		var schema any
 		if err := util.Unmarshal(schemaRaw, &schema); err != nil {
-			return nil, fmt.Errorf("%s: %w", PageSchemaPath, err)
+			return nil, fmt.Errorf("%s: %w", opt.Kind.SchemaPath(), err)
 		}
 		ss := ast.NewSchemaSet()
 		ss.Put(ast.SchemaRootRef, schema)
@@ -517,11 +581,11 @@ func programData(programs []affwatch.Program) (map[string]any, error) {
 	return data, nil
 }
 
-// catalogue reads the rule catalogue from the modules' METADATA: every package under
-// affwatch.rules. must carry a unique custom.id, a title and a known custom.severity.
-// It returns the good rules and the problems by file; files are read in order, so the
-// first file to claim an id keeps it.
-func catalogue(mods map[string]*ast.Module, order []string) ([]Rule, map[string]error) {
+// catalogue reads the rule catalogue from the modules' METADATA: every package under one
+// of the prefixes (affwatch.rules., affwatch.affiliate_rules.) must carry a unique
+// custom.id, a title and a known custom.severity. It returns the good rules and the
+// problems by file; files are read in order, so the first file to claim an id keeps it.
+func catalogue(mods map[string]*ast.Module, order []string, prefixes ...string) ([]Rule, map[string]error) {
 	var (
 		rules []Rule
 		bad   = map[string]error{}
@@ -530,7 +594,7 @@ func catalogue(mods map[string]*ast.Module, order []string) ([]Rule, map[string]
 	for _, name := range order {
 		m := mods[name]
 		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
-		if !strings.HasPrefix(pkg, RulePrefix) || strings.HasSuffix(pkg, "_test") {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(pkg, p) }) || strings.HasSuffix(pkg, "_test") {
 			continue
 		}
 		r := Rule{Package: pkg, File: name, Line: m.Package.Location.Row}
@@ -604,6 +668,9 @@ func catalogue(mods map[string]*ast.Module, order []string) ([]Rule, map[string]
 
 var ruleIDPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*-\d{3,}$`)
 
+// Kind is the kind of input the engine's rules judge.
+func (e *Engine) Kind() Kind { return e.kind }
+
 // Rules returns the rule catalogue, ordered by id.
 func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.rules...) }
 
@@ -666,11 +733,32 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 	if err != nil {
 		return nil, err
 	}
+	return e.evaluate(ctx, input, page.URL, page.Program, page.Affiliate.ID)
+}
+
+// EvaluateAffiliate runs an affiliate engine's rules (KindAffiliate) on an affiliate
+// document, as Evaluate does a page's: the program's disabled rules, severity overrides
+// and exceptions apply (an exception's url_glob is matched against "affiliate:<id>").
+func (e *Engine) EvaluateAffiliate(ctx context.Context, doc *affwatch.AffiliateDocument) ([]affwatch.Finding, error) {
+	where := affwatch.AffiliateWhere(doc.Affiliate.ID)
+	if e.kind != KindAffiliate {
+		return nil, fmt.Errorf("evaluate %s: the engine judges %s documents", where, e.kind)
+	}
+	input, err := toValue(reflect.ValueOf(doc))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", where, err)
+	}
+	return e.evaluate(ctx, input, where, doc.Affiliate.Program, doc.Affiliate.ID)
+}
+
+// evaluate runs every rule on one input; where names it in errors (a page URL, or
+// affiliate:<id>) and is the URL exceptions are matched against.
+func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, affiliateID string) ([]affwatch.Finding, error) {
 	sets := make(map[string][]any, len(e.binds))
 	var ruleErrs *RuleErrors
 	fail := func(id string, err error) {
 		if ruleErrs == nil {
-			ruleErrs = &RuleErrors{URL: page.URL, Errs: map[string]error{}}
+			ruleErrs = &RuleErrors{URL: where, Errs: map[string]error{}}
 		}
 		ruleErrs.Errs[id] = err
 	}
@@ -683,7 +771,7 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		stop()
 		switch {
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("evaluate %s: %w", page.URL, context.Cause(ctx))
+			return nil, fmt.Errorf("evaluate %s: %w", where, context.Cause(ctx))
 		case err == nil:
 			if len(rs) > 0 {
 				for _, i := range p.shared {
@@ -700,7 +788,7 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		b := &e.binds[i]
 		set, err := e.evalAlone(ctx, b, input)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("evaluate %s: %w", page.URL, context.Cause(ctx))
+			return nil, fmt.Errorf("evaluate %s: %w", where, context.Cause(ctx))
 		}
 		if err != nil {
 			fail(b.rule.ID, err)
@@ -711,7 +799,7 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		}
 		sets[b.name] = set
 	}
-	prog := e.programs[page.Program]
+	prog := e.programs[program]
 	var out []affwatch.Finding
 	for _, b := range e.binds {
 		for _, item := range sets[b.name] {
@@ -720,7 +808,7 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 				fail(b.rule.ID, fmt.Errorf("%s: %w", b.rule.File, err))
 				continue
 			}
-			if applyProgram(&f, prog, page, e.now()) {
+			if applyProgram(&f, prog, affiliateID, where, e.now()) {
 				out = append(out, f)
 			}
 		}
@@ -770,7 +858,7 @@ func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {
 
 // applyProgram applies a program's parameters to a finding: it reports false for a
 // disabled rule, applies severity overrides, and marks findings an exception covers.
-func applyProgram(f *affwatch.Finding, prog affwatch.Program, page *affwatch.Page, now time.Time) bool {
+func applyProgram(f *affwatch.Finding, prog affwatch.Program, affiliateID, pageURL string, now time.Time) bool {
 	for _, id := range prog.DisabledRules {
 		if id == f.RuleID {
 			return false
@@ -780,7 +868,7 @@ func applyProgram(f *affwatch.Finding, prog affwatch.Program, page *affwatch.Pag
 		f.Severity = s
 	}
 	for _, ex := range prog.Exceptions {
-		if ExceptionApplies(ex, f.RuleID, page.Affiliate.ID, page.URL, now) {
+		if ExceptionApplies(ex, f.RuleID, affiliateID, pageURL, now) {
 			f.Suppressed = ex.Reason
 			if f.Suppressed == "" {
 				f.Suppressed = "program exception"

@@ -3,7 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
-
+	"maps"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -49,23 +49,50 @@ func (r TestRun) Failed() int {
 }
 
 // RunTests runs the Rego unit tests (test_ rules in *_test.rego files) of the sources
-// with the OPA tester, under the same capabilities and Page schema as the engine.
+// with the OPA tester, under the same capabilities as the engine: the page rules' tests
+// with the Page schema, the affiliate rules' tests (packages under affwatch.affiliate_)
+// with the affiliate document's schema, each kind compiled on its own.
 func RunTests(ctx context.Context, sources []Source, programs []affwatch.Program, opt TestOptions) (TestRun, error) {
-	files, schemaRaw, err := readSources(sources, true)
+	files, schemas, err := readSources(sources, true)
 	if err != nil {
 		return TestRun{}, err
 	}
-	mods, err := parse(files)
+	all, err := parse(files)
 	if err != nil {
 		return TestRun{}, err
 	}
+	byKind := map[Kind]map[string]*ast.Module{}
+	for name, m := range all {
+		k := kindOfPackage(m.Package.Path.String())
+		if byKind[k] == nil {
+			byKind[k] = map[string]*ast.Module{}
+		}
+		byKind[k][name] = m
+	}
+	var run TestRun
+	for _, k := range Kinds {
+		if len(byKind[k]) == 0 {
+			continue
+		}
+		part, err := runTests(ctx, byKind[k], k, schemas[k], programs, opt)
+		if err != nil {
+			return TestRun{}, err
+		}
+		run.Results = append(run.Results, part.Results...)
+		run.Coverage = mergeCoverage(run.Coverage, part.Coverage)
+	}
+	return run, nil
+}
+
+// runTests runs the tests of one kind's modules.
+func runTests(ctx context.Context, mods map[string]*ast.Module, kind Kind, schemaRaw []byte, programs []affwatch.Program, opt TestOptions) (TestRun, error) {
 	comp := ast.NewCompiler().
 		WithCapabilities(Capabilities()).
 		WithEnablePrintStatements(true)
 	if schemaRaw != nil {
 		var schema any
 		if err := util.Unmarshal(schemaRaw, &schema); err != nil {
-			return TestRun{}, fmt.Errorf("%s: %w", PageSchemaPath, err)
+			return TestRun{}, fmt.Errorf("%s: %w", kind.SchemaPath(), err)
 		}
 		ss := ast.NewSchemaSet()
 		ss.Put(ast.SchemaRootRef, schema)
@@ -111,21 +138,38 @@ func RunTests(ctx context.Context, sources []Source, programs []affwatch.Program
 		}
 		rep := cov.Report(policiesOnly)
 		// Only the policies count: what the tests themselves ran says nothing.
-		rep.CoveredLines, rep.NotCoveredLines = 0, 0
-		for name, f := range rep.Files {
+		for name := range rep.Files {
 			if _, ok := policiesOnly[name]; !ok {
 				delete(rep.Files, name)
-				continue
 			}
-			rep.CoveredLines += f.CoveredLines
-			rep.NotCoveredLines += f.NotCoveredLines
-		}
-		if total := rep.CoveredLines + rep.NotCoveredLines; total > 0 {
-			rep.Coverage = 100 * float64(rep.CoveredLines) / float64(total)
 		}
 		run.Coverage = &rep
 	}
 	return run, nil
+}
+
+// mergeCoverage adds the files of b to a and sums the lines of both again.
+func mergeCoverage(a, b *cover.Report) *cover.Report {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		a = &cover.Report{Files: map[string]*cover.FileReport{}}
+	}
+	if a.Files == nil {
+		a.Files = map[string]*cover.FileReport{}
+	}
+	maps.Copy(a.Files, b.Files)
+	a.CoveredLines, a.NotCoveredLines = 0, 0
+	for _, f := range a.Files {
+		a.CoveredLines += f.CoveredLines
+		a.NotCoveredLines += f.NotCoveredLines
+	}
+	a.Coverage = 0
+	if total := a.CoveredLines + a.NotCoveredLines; total > 0 {
+		a.Coverage = 100 * float64(a.CoveredLines) / float64(total)
+	}
+	return a
 }
 
 // FailureDetail is where a failing test failed and what its variables held there.

@@ -529,7 +529,8 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 		Thresholds: cfg.Detect.Thresholds}
 }
 
-// detectOnce runs the detectors over the window that ends at end, as one scan.
+// detectOnce runs the detectors over the window that ends at end, then the joined rules
+// over every affiliate's document, as one scan.
 func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
 	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
 	if err != nil {
@@ -538,6 +539,10 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 	vs, err := detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
 	if err == nil {
 		_, err = st.SaveDetections(ctx, scan.ID, vs)
+	}
+	if err == nil {
+		// The joined rules see the detectors' findings just stored.
+		_, err = judgeAffiliates(ctx, cfg, st, scan.ID, end)
 	}
 	status, msg := affwatch.ScanSucceeded, ""
 	if err != nil {
@@ -641,9 +646,14 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 	}
 	now := time.Now()
 	set := reportSet{scanKey: fmt.Sprintf("crawl-%d/detect-%d", lastCrawl.ID, lastDetect.ID)}
+	cards, err := reportCards(ctx, cfg, st, now)
+	if err != nil {
+		return reportSet{}, err
+	}
 	add := func(name, manager string, vs []affwatch.Violation) {
 		r := report.Build(title, manager, vs, since, now)
 		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+		r.TopRisks, r.BigChanges = partnerRows(cards, manager)
 		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
 	}
 	if onlyManager == "" {

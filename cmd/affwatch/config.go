@@ -23,6 +23,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/detectors"
+	"github.com/affwatch/affwatch/internal/scorecard"
 )
 
 // Config is the content of affwatch.yaml: everything an operator sets. Secrets are never
@@ -37,6 +38,7 @@ type Config struct {
 	SMTP       SMTPConfig           `yaml:"smtp"`
 	Report     ReportConfig         `yaml:"report"`
 	Evidence   EvidenceConfig       `yaml:"evidence"`
+	Scorecard  ScorecardConfig      `yaml:"scorecard"`
 	FailOn     string               `yaml:"fail_on"`
 	Programs   []affwatch.Program   `yaml:"programs"`
 	Affiliates []affwatch.Affiliate `yaml:"affiliates"`
@@ -47,6 +49,16 @@ type Config struct {
 	// loading (rule ids are known once the policies are).
 	file string
 	root *yaml.Node
+}
+
+// ScorecardConfig sets the partner scorecards and the risk score (affwatch affiliates).
+type ScorecardConfig struct {
+	// Period is the scorecard's default period (default 7d; --period overrides it).
+	Period Duration `yaml:"period"`
+	// FastSeconds: a conversion this soon after its click counts as fast (default 30).
+	FastSeconds float64 `yaml:"fast_seconds"`
+	// Weights are what each reason adds to the risk score.
+	Weights scorecard.Weights `yaml:"weights"`
 }
 
 // StoreConfig says where violations and events are kept.
@@ -663,6 +675,26 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if err := c.Detect.Thresholds.Validate(); err != nil {
 		bad(err.Error(), "detect", "thresholds")
+	}
+	if c.Scorecard.Period < 0 || c.Scorecard.FastSeconds < 0 {
+		bad("cannot be negative", "scorecard")
+	}
+	if err := c.Scorecard.Weights.Validate(); err != nil {
+		var joined interface{ Unwrap() []error }
+		errs1 := []error{err}
+		if errors.As(err, &joined) {
+			errs1 = joined.Unwrap()
+		}
+		for _, e := range errs1 {
+			var we scorecard.WeightError
+			if errors.As(e, &we) {
+				path := []any{"scorecard", "weights"}
+				for _, k := range strings.Split(we.Key, ".") {
+					path = append(path, k)
+				}
+				bad(we.Msg, path...)
+			}
+		}
 	}
 	for _, m := range []struct {
 		key  string

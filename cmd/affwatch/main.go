@@ -75,6 +75,8 @@ var commands = []command{
 	{"policy new", "ID", "scaffold a rule: its METADATA, a test file and a fixture page that pass as generated"},
 	{"policy bundle build", "DIR", "build an OPA bundle (.tar.gz) of a policy directory, signed with --signing-key"},
 	{"policy diff", "", "what the policies on disk would change in the last scan's violations"},
+	{"affiliates list", "", "the partner scorecards, riskiest first: traffic against the period before, open violations, risk score and its reasons"},
+	{"affiliates show", "ID", "one partner's scorecard: numbers per period and per night, violations, pages, vetting, risk reasons, joined findings"},
 	{"vet", "URL...", "judge a prospective partner's site for a program: programs it promotes, disclosures, claims, a verdict"},
 	{"evidence export", "FINGERPRINT...", "a bundle for legal: snapshots, page records, history, rule text, a SHA-256 manifest (signed when a key is set)"},
 	{"evidence verify", "BUNDLE", "check a bundle against its manifest and signature; names every altered file"},
@@ -115,6 +117,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return cmdPolicy(ctx, rest, stdout, stderr)
 	case "vet":
 		return cmdVet(ctx, rest, stdout, stderr)
+	case "affiliates":
+		return exitOK, cmdAffiliates(ctx, rest, stdout, stderr)
 	case "evidence":
 		return cmdEvidence(ctx, rest, stdout, stderr)
 	case "version":

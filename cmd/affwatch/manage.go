@@ -34,7 +34,7 @@ func violationsList(ctx context.Context, args []string, stdout, stderr io.Writer
 	rule := fs.String("rule", "", "only the violations of the rule with this `ID`")
 	sev := fs.String("severity", "", "only violations at or above this severity `SEV`")
 	since := fs.String("since", "", "only violations seen within this `DURATION` (24h, 7d)")
-	source := fs.String("source", "", "only violations from `policy|detector`: policies (pages) or detectors (traffic)")
+	source := fs.String("source", "", "only violations from `policy|detector|joined`: policies (pages), detectors (traffic) or joined rules (the affiliate as a whole)")
 	format := fs.String("format", "table", "output `table|json|csv`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -62,8 +62,8 @@ func violationsList(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		f.Since = time.Now().Add(-d)
 	}
-	if *source != "" && *source != string(affwatch.SourcePolicy) && *source != string(affwatch.SourceDetector) {
-		return usageErrorf("--source %q: want policy or detector", *source)
+	if *source != "" && *source != string(affwatch.SourcePolicy) && *source != string(affwatch.SourceDetector) && *source != string(affwatch.SourceJoined) {
+		return usageErrorf("--source %q: want policy, detector or joined", *source)
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {

@@ -42,6 +42,12 @@ func sampleReport() report.Report {
 	}}
 	r := report.Build("affwatch: affiliate compliance report", "alice@acme.example", vs, now.Add(-24*time.Hour), now)
 	r.DashboardURL = "https://affwatch.acme.example"
+	r.TopRisks = []report.PartnerRow{
+		{AffiliateID: "fastclick", Name: `Fast <script>alert("x")</script> Click`, Risk: 63, Reasons: "FRAUD-INJ-001 35, CLAIM-001 20, conversion_rate_jump 8"},
+		{AffiliateID: "deal-hunter", Risk: 20, Reasons: "CLAIM-001 20"},
+	}
+	r.BigChanges = []report.PartnerRow{{AffiliateID: "fastclick", Name: `Fast <script>alert("x")</script> Click`,
+		Change: "conversion rate +180% (5.60% against 2.00%)"}}
 	return r
 }
 

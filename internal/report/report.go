@@ -42,11 +42,26 @@ type Report struct {
 	// Counts are the active (new + open) violations by severity, most severe first.
 	Counts []SeverityCount
 
+	// TopRisks are the manager's riskiest partners (the scorecards' risk scores), and
+	// BigChanges the partners whose numbers moved most against the period before: the
+	// short table at the top of the report.
+	TopRisks, BigChanges []PartnerRow
+
 	// Charts are small PNG bar charts (the affiliate's value against the baseline) of the
 	// detector findings, by fingerprint.
 	Charts map[string][]byte
 	// InlineCharts refers to the charts as cid: parts of an email instead of data: URIs.
 	InlineCharts bool
+}
+
+// PartnerRow is one partner in the report's risk table: its risk score with the reasons
+// that weigh most, or the change that moved most.
+type PartnerRow struct {
+	AffiliateID string  `json:"affiliate_id"`
+	Name        string  `json:"name,omitempty"`
+	Risk        float64 `json:"risk"`
+	Reasons     string  `json:"reasons,omitempty"`
+	Change      string  `json:"change,omitempty"`
 }
 
 // SeverityCount is one cell of the summary.
@@ -203,7 +218,9 @@ func (r Report) JSON(w io.Writer) error {
 		Scan                            affwatch.Scan
 		Counts                          []SeverityCount
 		New, Open, Resolved, Suppressed []affwatch.Violation
-	}{r.Title, r.Manager, r.Generated, r.Since, r.Scan, r.Counts, r.New, r.Open, r.Resolved, r.Suppressed})
+		TopRisks                        []PartnerRow `json:"TopRisks,omitempty"`
+		BigChanges                      []PartnerRow `json:"BigChanges,omitempty"`
+	}{r.Title, r.Manager, r.Generated, r.Since, r.Scan, r.Counts, r.New, r.Open, r.Resolved, r.Suppressed, r.TopRisks, r.BigChanges})
 }
 
 // Email is the report as one message: HTML with its charts inline, the plain text, and the
