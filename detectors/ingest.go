@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -280,7 +279,7 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		rowIDs = rowIDs || v == RowID
 	}
 	base := path.Base(name)
-	err := eachRecord(name, r, m, func(line int, raw record, bad error) error {
+	err := eachRecord(name, r, m, []string{k.idColumn, "ts", "affiliate_id"}, func(line int, raw record, bad error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -427,7 +426,7 @@ var errRowTooLong = fmt.Errorf("the row is longer than %d KiB", MaxRowBytes>>10)
 // eachRecord reads CSV or JSON Lines (gzip or not, told apart by their first bytes) and
 // calls fn with each row and its line number. An error reading the file on is a
 // *readError.
-func eachRecord(name string, r io.Reader, m Mapping, fn func(line int, rec record, bad error) error) error {
+func eachRecord(name string, r io.Reader, m Mapping, required []string, fn func(line int, rec record, bad error) error) error {
 	// br is small: it serves to look at the first bytes, while the readers of rows keep
 	// buffers of MaxRowBytes and, asking for more than br holds, read past it uncopied.
 	br := bufio.NewReader(r)
@@ -443,42 +442,7 @@ func eachRecord(name string, r io.Reader, m Mapping, fn func(line int, rec recor
 	if len(first) == 1 && first[0] == '{' {
 		return eachJSONL(bufio.NewReaderSize(br, MaxRowBytes), m, fn)
 	}
-	return eachCSV(name, br, m, fn)
-}
-
-// rowLimiter stands between a file and encoding/csv, which would otherwise gather a row of
-// any length in memory (a 200 MB field, or a quote never closed, which swallows the rest
-// of the file). Once the row being read passes MaxRowBytes it fails the CSV reader's next
-// read with errRowTooLong and drops the rest of that line, so the reader starts again on
-// the next line; its line numbers stay right, since it counted the line it saw part of.
-type rowLimiter struct {
-	r         *bufio.Reader
-	delivered int64 // bytes handed to the CSV reader
-	rowStart  int64 // the CSV reader's offset where the row it is reading began
-	tripped   bool  // the row being read was cut off (cleared by the reader of rows)
-	skip      bool  // the rest of the current line is to be dropped
-}
-
-func (l *rowLimiter) Read(p []byte) (int, error) {
-	if l.skip {
-		l.skip = false
-		if err := skipLine(l.r); err != nil {
-			return 0, err
-		}
-	}
-	// The CSV reader asks for more only when its buffer holds no line break, so all it
-	// was handed since rowStart belongs to the row it is reading.
-	room := l.rowStart + MaxRowBytes - l.delivered
-	if room <= 0 {
-		l.tripped, l.skip = true, true
-		return 0, errRowTooLong
-	}
-	if int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := l.r.Read(p)
-	l.delivered += int64(n)
-	return n, err
+	return eachCSV(name, br, m, required, fn)
 }
 
 // skipLine drops the rest of a line, line break included, holding none of it.
@@ -491,18 +455,182 @@ func skipLine(r *bufio.Reader) error {
 	}
 }
 
-func eachCSV(name string, r *bufio.Reader, m Mapping, fn func(int, record, error) error) error {
-	lim := &rowLimiter{r: r}
-	cr := csv.NewReader(bufio.NewReaderSize(lim, MaxRowBytes))
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1 // a row of another length is a reject, not the end of the file
-	header, err := cr.Read()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return fmt.Errorf("%s:1: header: %w", name, err)
+// physLine is one line of a file as read: its number, its text without the line break,
+// and whether it was longer than MaxRowBytes (then its text is dropped unread).
+type physLine struct {
+	no      int
+	text    string
+	tooLong bool
+}
+
+// lineSource hands out a file's lines one at a time, none longer than MaxRowBytes held in
+// memory; lines read ahead (to finish a quoted field) can be given back.
+type lineSource struct {
+	r      *bufio.Reader
+	no     int
+	back   []physLine
+	err    error // what ended the file (io.EOF at its end)
+	lastNo int   // the last line handed out
+}
+
+func (ls *lineSource) next() (physLine, bool) {
+	if n := len(ls.back); n > 0 {
+		l := ls.back[0]
+		ls.back = ls.back[1:]
+		ls.lastNo = l.no
+		return l, true
 	}
+	if ls.err != nil {
+		return physLine{}, false
+	}
+	raw, err := ls.r.ReadSlice('\n')
+	l := physLine{}
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		l.tooLong = true
+		err = skipLine(ls.r)
+	case len(raw) > 0:
+		l.text = strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
+	}
+	if err != nil {
+		ls.err = err
+		if len(raw) == 0 && !l.tooLong {
+			return physLine{}, false
+		}
+	}
+	ls.no++
+	l.no = ls.no
+	ls.lastNo = l.no
+	return l, true
+}
+
+// unread gives lines back, to be handed out again first, in order.
+func (ls *lineSource) unread(ls2 []physLine) {
+	ls.back = append(append([]physLine{}, ls2...), ls.back...)
+}
+
+// errOpenQuote is a quoted field whose closing quote never comes in a complete row.
+var errOpenQuote = errors.New("malformed CSV: a quote opened in this row is not closed (the lines after it are read as rows of their own)")
+
+// maxRowLines bounds the lines one quoted field may span.
+const maxRowLines = 64
+
+// splitCSV reads one CSV record (RFC 4180: comma-separated; a field that starts with a
+// quote is quoted, "" is a quote inside it, and it may hold commas and line breaks) into
+// dst. open reports a quoted field still open when s ends; err a quote out of place.
+func splitCSV(s string, dst []string) (fields []string, open bool, err error) {
+	fields = dst[:0]
+	for i := 0; ; {
+		if i < len(s) && s[i] == '"' {
+			i++
+			j := strings.IndexByte(s[i:], '"')
+			if j < 0 {
+				return fields, true, nil
+			}
+			field := s[i : i+j] // the common case: no quote inside, a slice of the line
+			i += j + 1
+			if i < len(s) && s[i] == '"' {
+				// "" is a quote inside the field: build it
+				var b strings.Builder
+				b.WriteString(field)
+				for i < len(s) && s[i] == '"' {
+					b.WriteByte('"')
+					i++
+					k := strings.IndexByte(s[i:], '"')
+					if k < 0 {
+						return fields, true, nil
+					}
+					b.WriteString(s[i : i+k])
+					i += k + 1
+				}
+				field = b.String()
+			}
+			fields = append(fields, field)
+			switch {
+			case i == len(s):
+				return fields, false, nil
+			case s[i] != ',':
+				return fields, false, errors.New(`malformed CSV: extraneous or missing " in quoted-field`)
+			}
+			i++
+			continue
+		}
+		j := strings.IndexByte(s[i:], ',')
+		field := s[i:]
+		if j >= 0 {
+			field = s[i : i+j]
+		}
+		if strings.IndexByte(field, '"') >= 0 {
+			return fields, false, errors.New(`malformed CSV: bare " in non-quoted-field`)
+		}
+		fields = append(fields, field)
+		if j < 0 {
+			return fields, false, nil
+		}
+		i += j + 1
+	}
+}
+
+// record reads the next CSV record from the lines, joining the lines a quoted field spans.
+// A record whose quote is never closed within a complete row of width fields (a stray
+// quote) is rejected alone: the lines read after it are given back and read again, so one
+// bad quote costs one row, never the rows after it.
+func (ls *lineSource) record(width int, dst []string) (line int, fields []string, bad error, ok bool) {
+	for {
+		l, more := ls.next()
+		if !more {
+			return 0, nil, nil, false
+		}
+		if l.tooLong {
+			return l.no, nil, errRowTooLong, true
+		}
+		if l.text == "" {
+			continue // blank lines are no rows
+		}
+		fields, open, err := splitCSV(l.text, dst)
+		if !open {
+			if err == nil && width > 0 && len(fields) != width {
+				err = fmt.Errorf("%d %s, the header has %d", len(fields), plural(len(fields), "field"), width)
+			}
+			return l.no, fields, err, true
+		}
+		joined, used := l.text, []physLine{}
+		for open && len(used) < maxRowLines {
+			nl, more := ls.next()
+			if !more {
+				break
+			}
+			used = append(used, nl)
+			if nl.tooLong || len(joined)+1+len(nl.text) > MaxRowBytes {
+				break
+			}
+			joined += "\n" + nl.text
+			fields, open, err = splitCSV(joined, dst)
+		}
+		if open || err != nil || (width > 0 && len(fields) != width) {
+			ls.unread(used)
+			return l.no, nil, errOpenQuote, true
+		}
+		return l.no, fields, nil, true
+	}
+}
+
+func eachCSV(name string, r *bufio.Reader, m Mapping, required []string, fn func(int, record, error) error) error {
+	ls := &lineSource{r: bufio.NewReaderSize(r, MaxRowBytes)}
+	readErr := func() error {
+		if ls.err != nil && !errors.Is(ls.err, io.EOF) {
+			return &readError{line: ls.lastNo, err: ls.err}
+		}
+		return nil
+	}
+	hline, header, herr, ok := ls.record(0, nil)
+	if !ok {
+		return readErr()
+	}
+	if herr != nil {
+		return fmt.Errorf("%s:%d: header: %w", name, hline, herr)
+	}
+	header = append([]string(nil), header...)
 	width := len(header)
 	index := map[string]int{}
 	for i, h := range header {
@@ -516,39 +644,30 @@ func eachCSV(name string, r *bufio.Reader, m Mapping, fn func(int, record, error
 			where[c] = i
 		}
 	}
-	var row []string
+	// A header without a column every row needs is one error, not a reject per row.
+	for _, c := range required {
+		src, _ := m.source(c)
+		if _, ok := where[c]; !ok && src != RowID {
+			mapped := ""
+			if src != c {
+				mapped = fmt.Sprintf(" (the mapping reads it from %q)", src)
+			}
+			return fmt.Errorf("%s:%d: the header has no %s column%s: its columns are %s", name, hline, c, mapped, strings.Join(header, ", "))
+		}
+	}
+	var row, buf []string
 	rec := func(c string) string {
 		if i, ok := where[c]; ok && i < len(row) {
 			return row[i]
 		}
 		return ""
 	}
-	lastLine := 1
 	for {
-		lim.rowStart = cr.InputOffset()
-		fields, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
+		line, fields, bad, ok := ls.record(width, buf)
+		if !ok {
+			return readErr()
 		}
-		line := lastLine + 1
-		if len(fields) > 0 {
-			line, _ = cr.FieldPos(0)
-		}
-		var bad error
-		switch {
-		case lim.tripped:
-			lim.tripped = false
-			bad = errRowTooLong
-		case err != nil:
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return &readError{line: lastLine, err: err}
-			}
-			line, bad = pe.StartLine, fmt.Errorf("malformed CSV: %w", pe.Err)
-		case len(fields) != width:
-			bad = fmt.Errorf("%d %s, the header has %d", len(fields), plural(len(fields), "field"), width)
-		}
-		lastLine = line
+		buf = fields
 		if bad != nil {
 			row = nil
 		} else {

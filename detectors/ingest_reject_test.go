@@ -128,7 +128,9 @@ func TestIngestRejectsOverlongRowsAndFieldsWithoutHoldingThem(t *testing.T) {
 			2, "the row is longer than 64 KiB", 4},
 		{"200 MB last line without a line break", huge(csvHeader+csvFirst+"c3,2026-11-01T10:02:00Z,a,1.2.3.4,Mozilla/5.0,\nc2,2026-11-01T10:01:00Z,a,1.2.3.4,", 'A', hugeRow, ""),
 			4, "the row is longer than 64 KiB", 0},
-		{"a quote never closed", csvRow(unclosed), 3, "the row is longer than 64 KiB", 2005},
+		// the row with the stray quote is the one reject for it; the lines after it are
+		// read as rows of their own (here 1-field lines, rejected one by one)
+		{"a quote never closed", csvRow(unclosed), 3, "a quote opened in this row is not closed", 2005},
 		{"user agent of 2 KiB", csvRow("c2,2026-11-01T10:01:00Z,a,1.2.3.4," + strings.Repeat("M", 2048) + ",\n"),
 			3, "user_agent is 2048 bytes, more than 1024", 5},
 		{"landing URL of 9 KiB", csvRow("c2,2026-11-01T10:01:00Z,a,1.2.3.4,Mozilla/5.0,https://shop.example/?q=" + strings.Repeat("q", 9<<10) + "\n"),
@@ -349,5 +351,48 @@ func TestIngestRejectsABadQuoteInTheFirstField(t *testing.T) {
 	res, err := detectors.IngestClicks(context.Background(), st, "clicks.csv", strings.NewReader(csv), detectors.IngestOptions{Now: func() time.Time { return ingestNow }})
 	if err != nil || res.Loaded != 1 || res.Rejected != 1 || res.Rejects[0].Line != 2 || !strings.Contains(res.Rejects[0].Reason, "malformed CSV") {
 		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// A stray quote in one row costs that row only: the rows after it load, each counted once
+// (tried as a new user would: 1,267 rows after a stray quote were never read or reported).
+func TestStrayQuoteCostsOneRow(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("click_id,ts,affiliate_id,ip,user_agent,landing_url\n")
+	for i := range 2000 {
+		ua := `"Mozilla/5.0 (X11; Linux x86_64), like Gecko"`
+		if i == 9 {
+			ua = `"Mozilla/5.0 (stray quote`
+		}
+		fmt.Fprintf(&b, "c%d,2026-11-01T10:00:00Z,a,192.0.2.1,%s,https://shop.example/\n", i, ua)
+	}
+	// a quoted field that really spans two lines is still one row, and "" is a quote
+	b.WriteString("c-multi,2026-11-01T10:00:00Z,a,192.0.2.1,\"line one\nline \"\"two\"\"\",https://shop.example/\n")
+	st := openStore(t)
+	var rejects []detectors.Reject
+	res, err := detectors.IngestClicks(context.Background(), st, "stray.csv", strings.NewReader(b.String()), detectors.IngestOptions{
+		Now: func() time.Time { return ingestNow }, OnReject: func(r detectors.Reject) error { rejects = append(rejects, r); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 2001 || res.Loaded != 2000 || res.Rejected != 1 || len(rejects) != 1 || rejects[0].Line != 11 ||
+		!strings.Contains(rejects[0].Reason, "quote") {
+		t.Fatalf("result %+v, rejects %v: want 2001 rows, 2000 loaded, the row on line 11 rejected", res, rejects)
+	}
+	if got := storedClicks(t, st)["c-multi"].UserAgent; got != "line one\nline \"two\"" {
+		t.Errorf("the two-line field: %q", got)
+	}
+}
+
+// A header without a column every row needs fails the file once, up front, naming the
+// column, instead of rejecting every row.
+func TestHeaderWithoutARequiredColumnFailsOnce(t *testing.T) {
+	st := openStore(t)
+	var rejects int
+	in := "foo,bar\n" + strings.Repeat("1,2\n", 1000)
+	res, err := detectors.IngestClicks(context.Background(), st, "wrong.csv", strings.NewReader(in), detectors.IngestOptions{
+		Now: func() time.Time { return ingestNow }, OnReject: func(detectors.Reject) error { rejects++; return nil }})
+	if err == nil || !strings.Contains(err.Error(), "wrong.csv:1: the header has no click_id column") || rejects != 0 || res.Rows != 0 {
+		t.Fatalf("err %v, %d rejects, result %+v", err, rejects, res)
 	}
 }
