@@ -288,3 +288,26 @@ affiliates:
 	}
 	t.Logf("screenshots in %s", dirShots)
 }
+
+// serve keeps the dashboard on loopback unless told: an address other machines reach needs
+// TLS or --insecure-http; on first start without users it says how to make the first admin.
+func TestServeSafeDefaults(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, onePage("http://127.0.0.1:1/", ""))
+	code, _, errOut := runCLI(t, "serve", "--config", cfg, "--health", "0.0.0.0:0")
+	if code != exitError || !strings.Contains(errOut, "not loopback, without TLS") {
+		t.Errorf("serve on 0.0.0.0 without TLS: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "0.0.0.0:0", "--tls-cert", "x.pem"); code != exitError || !strings.Contains(errOut, "go together") {
+		t.Errorf("--tls-cert without --tls-key: exit %d %s", code, errOut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out, errb strings.Builder
+	if code := run(ctx, []string{"serve", "--config", cfg, "--health", "127.0.0.1:0"}, &out, &errb); code != exitOK {
+		t.Fatalf("serve on loopback: exit %d %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "no dashboard user yet") || !strings.Contains(out.String(), "affwatch users add NAME --role admin") {
+		t.Errorf("first start without users:\n%s", out.String())
+	}
+}
