@@ -66,7 +66,14 @@ var commands = []command{
 	{"scans show", "ID", "one run"},
 	{"pages show", "URL", "the decision record of a page: per scan, its fetch status, the policy revision and the rules that judged it"},
 	{"outbox", "", "emails queued, delivered and waiting for a retry"},
-	{"serve", "", "the daemon: scheduled scan, detect and report, email retries, health endpoint"},
+	{"serve", "", "the daemon: scheduled scan, detect and report, email retries, health endpoint, the dashboard and API"},
+	{"users add", "NAME", "add a dashboard user (password from AFFWATCH_PASSWORD or standard input)"},
+	{"users list", "", "list the dashboard's users"},
+	{"users disable", "NAME", "disable a user: their sessions end and their tokens stop working"},
+	{"users passwd", "NAME", "set a user's password (from AFFWATCH_PASSWORD or standard input)"},
+	{"tokens create", "", "make a personal API token for a user (printed once)"},
+	{"tokens list", "", "list API tokens"},
+	{"tokens revoke", "ID", "revoke an API token"},
 	{"policy test", "", "run the Rego unit tests of the policies"},
 	{"policy check", "", "compile with the schemas, lint METADATA, list unformatted files"},
 	{"policy fmt", "[DIR...]", "list the policy files opa fmt would change (exit 1 if any); --write rewrites them"},
@@ -105,6 +112,10 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdServe(ctx, rest, stdout, stderr)
 	case "scans":
 		return exitOK, cmdScans(ctx, rest, stdout, stderr)
+	case "users":
+		return exitOK, cmdUsers(ctx, rest, stdout, stderr)
+	case "tokens":
+		return exitOK, cmdTokens(ctx, rest, stdout, stderr)
 	case "pages":
 		return exitOK, cmdPages(ctx, rest, stdout, stderr)
 	case "outbox":

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -15,15 +13,18 @@ import (
 	"github.com/affwatch/affwatch/rules"
 )
 
-// cmdServe is the daemon: the configured schedules, policy reloading, the outbox retries
-// and a health endpoint, until SIGINT or SIGTERM.
+// cmdServe is the daemon: the configured schedules, policy reloading, the outbox retries,
+// a health endpoint and the dashboard with its API, until SIGINT or SIGTERM.
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	cfgPath := configFlag(fs)
-	health := fs.String("health", "127.0.0.1:8089", "`ADDR` of the health endpoint (GET /healthz); empty: none")
+	web := addHTTPFlags(fs)
 	reload := fs.Duration("reload-every", 30*time.Second, "how often (a `DURATION`) policy files and bundles are checked for changes")
 	verbose := fs.Bool("v", false, "log every page")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, _, err := web.check(); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -108,8 +109,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return errors.Join(append(res.Errors, err)...)
 		}})
 	}
-	if len(jobs) == 0 {
-		return schedule.ErrNoJobs
+	if len(jobs) == 0 && *web.health == "" && *web.listen == "" {
+		return schedule.ErrNoJobs // nothing to do at all
 	}
 	// A job's context ends at SIGINT/SIGTERM: the scan finishes the page in hand, records
 	// itself as interrupted, and the daemon exits. A scan a crash interrupted is marked
@@ -118,19 +119,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	if *health != "" {
-		ln, err := net.Listen("tcp", *health)
-		if err != nil {
-			s.Stop()
-			return fmt.Errorf("health endpoint: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", s.ServeHealth)
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		fmt.Fprintf(stdout, "health: http://%s/healthz\n", ln.Addr())
+	dash, err := startHTTP(ctx, web, cfg, st, pol, s, log, stdout)
+	if err != nil {
+		s.Stop()
+		return err
 	}
+	defer dash.close()
 	fmt.Fprintf(stdout, "affwatch serve: %d job(s) scheduled (%s); stop with SIGINT or SIGTERM\n", len(jobs), loc)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "affwatch serve: stopping; the running job finishes its page in hand")

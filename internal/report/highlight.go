@@ -14,6 +14,14 @@ const snippetContext = 160
 // it. A long snippet is cut to the text around the mark. Every piece of partner text is
 // escaped; only the <mark> element is ours.
 func highlight(snippet, key string) template.HTML {
+	return mark(snippet, key, `<mark style="background:#fde68a;color:#111827;">`)
+}
+
+// Highlight is highlight with a plain <mark> element, for pages that style it themselves
+// (the dashboard, whose content security policy allows no inline styles).
+func Highlight(snippet, key string) template.HTML { return mark(snippet, key, `<mark>`) }
+
+func mark(snippet, key, open string) template.HTML {
 	lower := strings.ToLower(snippet)
 	start, end := -1, -1
 	for _, k := range candidates(key) {
@@ -32,7 +40,7 @@ func highlight(snippet, key string) template.HTML {
 		b.WriteString("…")
 	}
 	b.WriteString(template.HTMLEscapeString(snippet[from:start]))
-	b.WriteString(`<mark style="background:#fde68a;color:#111827;">`)
+	b.WriteString(open)
 	b.WriteString(template.HTMLEscapeString(snippet[start:end]))
 	b.WriteString(`</mark>`)
 	b.WriteString(template.HTMLEscapeString(snippet[end:to]))

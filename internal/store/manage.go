@@ -16,7 +16,9 @@ func (s *SQLite) Violation(ctx context.Context, fp string) (affwatch.Violation, 
 	if strings.Trim(fp, "0123456789abcdef") != "" {
 		return affwatch.Violation{}, fmt.Errorf("violation %q: a fingerprint is hexadecimal", fp)
 	}
-	rows, err := s.db.QueryContext(ctx, selectViolation+` WHERE fingerprint LIKE ? LIMIT 2`, fp+"%")
+	// A range rather than LIKE: the primary key's index finds a prefix (fingerprints are
+	// lowercase hexadecimal, and "g" sorts after every hex digit).
+	rows, err := s.db.QueryContext(ctx, selectViolation+` WHERE fingerprint >= ? AND fingerprint < ? LIMIT 2`, fp, fp+"g")
 	if err != nil {
 		return affwatch.Violation{}, err
 	}
