@@ -14,6 +14,9 @@ var ErrNotFound = errors.New("not found")
 type Snapshot struct {
 	Page Page
 	HTML []byte
+	// Screenshot is the rendered page's screenshot (PNG; nil on a static page), stored
+	// content-addressed by Page.Screenshot, its SHA-256.
+	Screenshot []byte
 	// ETag and LastModified let the next scan ask for the page only if it changed.
 	ETag         string
 	LastModified string

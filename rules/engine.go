@@ -739,10 +739,28 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 		})
 	}
 	out = foldFindings(mergeSameKey(out), e.maxPer)
+	locate(out, page)
 	if ruleErrs != nil {
 		return out, ruleErrs
 	}
 	return out, nil
+}
+
+// locate points the evidence of each finding on a rendered page at the element's box in
+// the page's screenshot, when the element it names is one the browser measured.
+func locate(fs []affwatch.Finding, page *affwatch.Page) {
+	if page.Screenshot == "" {
+		return
+	}
+	for i := range fs {
+		ev := &fs[i].Evidence
+		if ev.Box == nil {
+			ev.Box = page.BoxOf(ev.Selector)
+		}
+		if ev.Box != nil {
+			ev.Screenshot = page.Screenshot
+		}
+	}
 }
 
 func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {

@@ -530,6 +530,15 @@ func (c *Config) validate(root *yaml.Node) error {
 		if p.Render != "" && !p.Render.Valid() {
 			bad(fmt.Sprintf("%q: want never, auto or always", p.Render), "programs", i, "render")
 		}
+		for _, f := range []struct {
+			key    string
+			v, max float64
+		}{{"disclosure_min_font_px", p.DisclosureMinFontPx, 200}, {"disclosure_min_contrast", p.DisclosureMinContrast, 21},
+			{"disclosure_max_screens", p.DisclosureMaxScreens, 1000}} {
+			if f.v < 0 || f.v > f.max {
+				bad(fmt.Sprintf("%g: want a number from 0 (the default) to %g", f.v, f.max), "programs", i, f.key)
+			}
+		}
 		for rule, s := range p.SeverityOverrides {
 			if s == affwatch.SeverityUnknown {
 				bad(fmt.Sprintf("rule %s: severity must be one of info, low, medium, high, critical", rule), "programs", i, "severity_overrides")

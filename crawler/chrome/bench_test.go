@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/affwatch/affwatch/crawler"
 )
 
 // BenchmarkRender renders loopback fixture pages one after another in one tab, with the
@@ -19,7 +21,7 @@ func BenchmarkRender(b *testing.B) {
 	base := srv.URL("render-cases")
 	ours := New(Config{Tabs: 1, AllowPrivate: true, Logger: slog.New(slog.DiscardHandler)})
 	defer ours.Close()
-	if _, err := ours.Render(context.Background(), base+pages[0]); err != nil { // start the browser
+	if _, err := ours.Render(context.Background(), base+pages[0], crawler.RenderOptions{}); err != nil { // start the browser
 		b.Fatal(err)
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -35,7 +37,7 @@ func BenchmarkRender(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		u := base + pages[i%len(pages)]
 		start := time.Now()
-		if _, err := ours.Render(context.Background(), u); err != nil {
+		if _, err := ours.Render(context.Background(), u, crawler.RenderOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		oursTime += time.Since(start)
