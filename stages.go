@@ -104,6 +104,12 @@ type Store interface {
 	Close() error
 }
 
+// Screenshots gives back the screenshots of rendered pages by their SHA-256 (a page's
+// Screenshot, a violation's Evidence.Screenshot), for the crops in the manager's email.
+type Screenshots interface {
+	Screenshot(ctx context.Context, sha string) ([]byte, error)
+}
+
 // Validators are what a previous fetch of a page left for the next one to ask "has it
 // changed?" (a conditional request), and the hash of the content it saw.
 type Validators struct {

@@ -609,13 +609,23 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 	}
 	now := time.Now()
 	set := reportSet{scanKey: fmt.Sprintf("crawl-%d/detect-%d", lastCrawl.ID, lastDetect.ID)}
-	add := func(name, manager string, vs []affwatch.Violation) {
+	shots, _ := st.(affwatch.Screenshots)
+	add := func(name, manager string, vs []affwatch.Violation) error {
 		r := report.Build(title, manager, vs, since, now)
 		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+		if shots != nil {
+			// New violations on rendered pages show the offending element, cut from the screenshot.
+			if err := r.AddCrops(ctx, shots); err != nil {
+				return err
+			}
+		}
 		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
+		return nil
 	}
 	if onlyManager == "" {
-		add("all", "", all)
+		if err := add("all", "", all); err != nil {
+			return set, err
+		}
 	}
 	for _, m := range order {
 		if onlyManager != "" && m != onlyManager {
@@ -631,7 +641,9 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 				vs = append(vs, v)
 			}
 		}
-		add(fileSafe(m), m, vs)
+		if err := add(fileSafe(m), m, vs); err != nil {
+			return set, err
+		}
 	}
 	if onlyManager != "" && len(set.reports) == 0 {
 		return set, fmt.Errorf("no affiliate has manager %q", onlyManager)
