@@ -103,6 +103,61 @@ type Page struct {
 	// Screenshot is the SHA-256 of the rendered page's screenshot (PNG, full page up to
 	// MaxScreenshotHeight pixels), stored beside the HTML snapshot; "" on a static page.
 	Screenshot string `json:"screenshot,omitempty"`
+	// Views are the page as the program's cloaking personas were shown it, rendered once
+	// each (Program.CloakingPersonas); empty unless the program asks for them. CLOAK-001
+	// compares each with what the crawler saw.
+	Views []PageView `json:"views,omitempty"`
+}
+
+// PageView is what one persona was shown at the page's URL: the parts of the page a
+// cloaking partner changes for readers (affiliate links, disclosures, claims in the text).
+type PageView struct {
+	Persona   string `json:"persona"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Referrer  string `json:"referrer,omitempty"`
+	Mobile    bool   `json:"mobile,omitempty"`
+	FinalURL  string `json:"final_url"`
+	// FetchStatus is ok, or render_failed when the view could not be had (FetchError says
+	// why): such a view proves nothing either way.
+	FetchStatus FetchStatus `json:"fetch_status"`
+	FetchError  string      `json:"fetch_error,omitempty"`
+	// Text is the visible text the persona read (at most MaxViewText characters).
+	Text string `json:"text"`
+	// AffiliateLinks are the visible affiliate links, Disclosures the visible clear
+	// disclosures, each in reading order.
+	AffiliateLinks []ViewLink `json:"affiliate_links"`
+	Disclosures    []string   `json:"disclosures"`
+}
+
+// MaxViewText caps the text a PageView keeps.
+const MaxViewText = 100_000
+
+// ViewLink is an affiliate link as a persona saw it.
+type ViewLink struct {
+	Href        string `json:"href"`
+	Network     string `json:"network"`
+	AffiliateID string `json:"affiliate_id"`
+}
+
+// ViewOf summarises a page as a persona's view of it.
+func ViewOf(p *Page, persona Persona) PageView {
+	v := PageView{Persona: persona.Name, UserAgent: persona.Agent(), Referrer: persona.Referrer, Mobile: persona.Mobile,
+		FinalURL: p.FinalURL, FetchStatus: p.FetchStatus, FetchError: p.FetchError, Text: p.Text,
+		AffiliateLinks: []ViewLink{}, Disclosures: []string{}}
+	if r := []rune(v.Text); len(r) > MaxViewText {
+		v.Text = string(r[:MaxViewText])
+	}
+	for _, l := range p.Links {
+		if l.Affiliate != nil && !l.Hidden && (l.Layout == nil || l.Layout.Visible || l.Layout.HiddenBy == "missing") {
+			v.AffiliateLinks = append(v.AffiliateLinks, ViewLink{Href: l.Href, Network: l.Affiliate.Network, AffiliateID: l.Affiliate.AffiliateID})
+		}
+	}
+	for _, d := range p.Disclosures {
+		if !d.Vague && !d.Hidden && (d.Layout == nil || d.Layout.Visible || d.Layout.HiddenBy == "missing") {
+			v.Disclosures = append(v.Disclosures, d.Text)
+		}
+	}
+	return v
 }
 
 // MaxScreenshotHeight caps a rendered page's screenshot, in CSS pixels from the top.

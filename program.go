@@ -61,6 +61,23 @@ type Persona struct {
 	Mobile bool `json:"mobile,omitempty" yaml:"mobile"`
 }
 
+// The user agents of personas that name none: a current desktop and phone Chrome.
+const (
+	DesktopUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36"
+	MobileUserAgent  = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Mobile Safari/537.36"
+)
+
+// Agent is the user agent the persona's browser sends.
+func (p Persona) Agent() string {
+	switch {
+	case p.UserAgent != "":
+		return p.UserAgent
+	case p.Mobile:
+		return MobileUserAgent
+	}
+	return DesktopUserAgent
+}
+
 // ProgramCoupon is a coupon code an advertiser issued, valid between two dates.
 type ProgramCoupon struct {
 	Code       string `json:"code" yaml:"code"`

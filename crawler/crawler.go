@@ -573,6 +573,13 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		if r.StatusCode == http.StatusNotModified {
 			p.FetchStatus = affwatch.FetchNotModified
 		}
+		if s.prog != nil && len(s.prog.CloakingPersonas) > 0 {
+			p.Views = s.c.views(s.ctx, p.FinalURL, s.prog)
+			if s.scanCtx.Err() != nil {
+				s.progress(-1, nil)
+				return
+			}
+		}
 	}
 	s.emit(snap, -1)
 	// A page not modified since the last scan hands on the links of its stored snapshot,

@@ -142,7 +142,9 @@ func (c *Crawler) render(ctx context.Context, pageURL string, prog *affwatch.Pro
 		}
 		return Targets(&page)
 	}
-	r, err := c.cfg.Renderer.Render(ctx, pageURL, RenderOptions{Locate: locate, Screenshot: !c.cfg.NoScreenshots, Persona: persona})
+	// A persona's view is compared, not shown: it needs no screenshot.
+	shot := !c.cfg.NoScreenshots && persona == nil
+	r, err := c.cfg.Renderer.Render(ctx, pageURL, RenderOptions{Locate: locate, Screenshot: shot, Persona: persona})
 	if err != nil {
 		return affwatch.Page{}, r, err
 	}
@@ -237,4 +239,27 @@ func canonURL(raw string) string {
 	}
 	u.RawQuery = u.Query().Encode()
 	return u.String()
+}
+
+// views renders the page once per cloaking persona of the program, as that reader would
+// arrive, and keeps what each was shown. A persona's render that fails is recorded as
+// such (it proves nothing either way); the page itself stays verified.
+func (c *Crawler) views(ctx context.Context, pageURL string, prog *affwatch.Program) []affwatch.PageView {
+	out := make([]affwatch.PageView, 0, len(prog.CloakingPersonas))
+	for _, persona := range prog.CloakingPersonas {
+		if c.cfg.Renderer == nil {
+			out = append(out, affwatch.PageView{Persona: persona.Name, FinalURL: pageURL, FetchStatus: affwatch.FetchRenderFailed,
+				FetchError: ErrNoRenderer.Error(), AffiliateLinks: []affwatch.ViewLink{}, Disclosures: []string{}})
+			continue
+		}
+		p, r, err := c.render(ctx, pageURL, prog, &persona)
+		if err != nil {
+			out = append(out, affwatch.PageView{Persona: persona.Name, FinalURL: pageURL, FetchStatus: affwatch.FetchRenderFailed,
+				FetchError: "render: " + err.Error(), AffiliateLinks: []affwatch.ViewLink{}, Disclosures: []string{}})
+			continue
+		}
+		p.FetchStatus, p.FinalURL = affwatch.FetchOK, r.FinalURL
+		out = append(out, affwatch.ViewOf(&p, persona))
+	}
+	return out
 }

@@ -149,7 +149,7 @@ func (c *Config) rendering() bool {
 		return true
 	}
 	for _, p := range c.Programs {
-		if on(p.Render) {
+		if on(p.Render) || len(p.CloakingPersonas) > 0 {
 			return true
 		}
 	}
@@ -529,6 +529,14 @@ func (c *Config) validate(root *yaml.Node) error {
 		progs[p.ID] = true
 		if p.Render != "" && !p.Render.Valid() {
 			bad(fmt.Sprintf("%q: want never, auto or always", p.Render), "programs", i, "render")
+		}
+		for j, pe := range p.CloakingPersonas {
+			if pe.Name == "" {
+				bad("a persona needs a name", "programs", i, "cloaking_personas", j)
+			}
+			if u, err := url.Parse(pe.Referrer); pe.Referrer != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https")) {
+				bad(fmt.Sprintf("%q: want an http(s) URL", pe.Referrer), "programs", i, "cloaking_personas", j, "referrer")
+			}
 		}
 		for _, f := range []struct {
 			key    string

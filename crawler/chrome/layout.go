@@ -190,23 +190,10 @@ func screenshot(ctx context.Context, lr layoutResult) ([]byte, error) {
 	return shot.Data, nil
 }
 
-// The user agents of personas that name none: a current desktop and phone Chrome.
-const (
-	desktopUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36"
-	mobileUA  = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Mobile Safari/537.36"
-)
-
 // pose makes the tab look like the persona's browser: its user agent (in the requests and
 // navigator.userAgent) and, for a phone, its screen and touch.
 func pose(ctx context.Context, p *affwatch.Persona) error {
-	ua := p.UserAgent
-	if ua == "" {
-		ua = desktopUA
-		if p.Mobile {
-			ua = mobileUA
-		}
-	}
-	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua}); err != nil {
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: p.Agent()}); err != nil {
 		return fmt.Errorf("persona %s: %w", p.Name, err)
 	}
 	if !p.Mobile {

@@ -217,6 +217,16 @@ func (t *tabState) markBlocked(ev *fetch.EventRequestPaused, why string) {
 	t.add("", r)
 }
 
+// navigateParams asks for the page, arriving from referrer when there is one: sent as
+// given (referrer policy unsafe-url), whatever the schemes, as a link followed from it.
+func navigateParams(pageURL, referrer string) page.NavigateParams {
+	p := page.NavigateParams{URL: pageURL}
+	if referrer != "" {
+		p.Referrer, p.ReferrerPolicy, p.TransitionType = referrer, page.ReferrerPolicyUnsafeURL, page.TransitionTypeLink
+	}
+	return p
+}
+
 // domResult is what the page's script hands back at the end.
 type domResult struct {
 	HTML     string `json:"html"`
@@ -289,7 +299,7 @@ func (s *slot) render(ctx context.Context, u *url.URL, opt crawler.RenderOptions
 	t.mu.Lock()
 	t.navigated = true
 	t.mu.Unlock()
-	nav, err := chromedp.Call(nctx, page.Navigate, page.NavigateParams{URL: u.String(), Referrer: referrer})
+	nav, err := chromedp.Call(nctx, page.Navigate, navigateParams(u.String(), referrer))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return crawler.Rendered{}, ctx.Err()
