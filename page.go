@@ -96,6 +96,133 @@ type Page struct {
 	// RequestsDropped. Cookie stuffing built by script is seen here, whatever its source.
 	Requests        []PageRequest `json:"requests"`
 	RequestsDropped int           `json:"requests_dropped,omitempty"`
+	// ViewportHeight is the height in CSS pixels of the browser window a rendered page was
+	// laid out in (one "screen"); nil on a static page. Links' and disclosures' Layout
+	// boxes are in the same units.
+	ViewportHeight *int `json:"viewport_height"`
+	// Screenshot is the SHA-256 of the rendered page's screenshot (PNG, full page up to
+	// MaxScreenshotHeight pixels), stored beside the HTML snapshot; "" on a static page.
+	Screenshot string `json:"screenshot,omitempty"`
+	// Views are the page as the program's cloaking personas were shown it, rendered once
+	// each (Program.CloakingPersonas); empty unless the program asks for them. CLOAK-001
+	// compares each with what the crawler saw.
+	Views []PageView `json:"views,omitempty"`
+}
+
+// PageView is what one persona was shown at the page's URL: the parts of the page a
+// cloaking partner changes for readers (affiliate links, disclosures, claims in the text).
+type PageView struct {
+	Persona   string `json:"persona"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Referrer  string `json:"referrer,omitempty"`
+	Mobile    bool   `json:"mobile,omitempty"`
+	FinalURL  string `json:"final_url"`
+	// FetchStatus is ok, or render_failed when the view could not be had (FetchError says
+	// why): such a view proves nothing either way.
+	FetchStatus FetchStatus `json:"fetch_status"`
+	FetchError  string      `json:"fetch_error,omitempty"`
+	// Text is the visible text the persona read (at most MaxViewText characters).
+	Text string `json:"text"`
+	// AffiliateLinks are the visible affiliate links, Disclosures the visible clear
+	// disclosures, each in reading order.
+	AffiliateLinks []ViewLink `json:"affiliate_links"`
+	Disclosures    []string   `json:"disclosures"`
+}
+
+// MaxViewText caps the text a PageView keeps.
+const MaxViewText = 100_000
+
+// ViewLink is an affiliate link as a persona saw it.
+type ViewLink struct {
+	Href        string `json:"href"`
+	Network     string `json:"network"`
+	AffiliateID string `json:"affiliate_id"`
+}
+
+// ViewOf summarises a page as a persona's view of it.
+func ViewOf(p *Page, persona Persona) PageView {
+	v := PageView{Persona: persona.Name, UserAgent: persona.Agent(), Referrer: persona.Referrer, Mobile: persona.Mobile,
+		FinalURL: p.FinalURL, FetchStatus: p.FetchStatus, FetchError: p.FetchError, Text: p.Text,
+		AffiliateLinks: []ViewLink{}, Disclosures: []string{}}
+	if r := []rune(v.Text); len(r) > MaxViewText {
+		v.Text = string(r[:MaxViewText])
+	}
+	for _, l := range p.Links {
+		if l.Affiliate != nil && !l.Hidden && (l.Layout == nil || l.Layout.Visible || l.Layout.HiddenBy == "missing") {
+			v.AffiliateLinks = append(v.AffiliateLinks, ViewLink{Href: l.Href, Network: l.Affiliate.Network, AffiliateID: l.Affiliate.AffiliateID})
+		}
+	}
+	for _, d := range p.Disclosures {
+		if !d.Vague && !d.Hidden && (d.Layout == nil || d.Layout.Visible || d.Layout.HiddenBy == "missing") {
+			v.Disclosures = append(v.Disclosures, d.Text)
+		}
+	}
+	return v
+}
+
+// MaxScreenshotHeight caps a rendered page's screenshot, in CSS pixels from the top.
+const MaxScreenshotHeight = 8000
+
+// Box is an element's place on a rendered page in CSS pixels, in document coordinates
+// (from the top left of the page, not of the window).
+type Box struct {
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+}
+
+// Layout is how a rendered page showed an element to its reader: where, whether it could
+// be seen at all, and how legibly.
+type Layout struct {
+	// X, Y, Width and Height are the element's box (Box).
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+	// Visible is false when the element is in the DOM but a reader cannot see it; HiddenBy
+	// says why: "display" (not laid out: display:none, a closed <details>), "visibility",
+	// "opacity" (0, or nearly, itself or an ancestor), "size" (zero or one-pixel box),
+	// "offscreen" (outside the page), "clipped" (cut off by an ancestor's overflow, clip
+	// or clip-path), or "missing" (the element was not found in the rendered DOM).
+	Visible  bool   `json:"visible"`
+	HiddenBy string `json:"hidden_by,omitempty"`
+	// FontSize is the computed font size in CSS pixels, FontWeight the computed weight
+	// (400 normal, 700 bold).
+	FontSize   float64 `json:"font_size"`
+	FontWeight int     `json:"font_weight"`
+	// Color and Background are the computed text colour and the colour behind it (the
+	// first non-transparent ancestor background, blended, white at the bottom), as
+	// "rgb(r, g, b)"; Contrast is their WCAG 2.x contrast ratio (1 to 21), nil when the
+	// background is an image or a gradient (Background is then "image": unknown).
+	Color      string   `json:"color"`
+	Background string   `json:"background"`
+	Contrast   *float64 `json:"contrast"`
+}
+
+// Box is the element's box. (Layout does not embed Box: the Rego input is built from the
+// Go value field by field, without encoding/json's flattening of embedded structs.)
+func (l *Layout) Box() Box { return Box{X: l.X, Y: l.Y, Width: l.Width, Height: l.Height} }
+
+// BoxOf returns the box of the link or disclosure a rule's evidence names by its CSS
+// selector (nil on a static page, or when no laid-out element has that selector).
+func (p *Page) BoxOf(selector string) *Box {
+	if selector == "" {
+		return nil
+	}
+	for _, d := range p.Disclosures {
+		if d.Selector == selector && d.Layout != nil && d.Layout.HiddenBy != "missing" {
+			b := d.Layout.Box()
+			return &b
+		}
+	}
+	for _, l := range p.Links {
+		if l.Selector == selector && l.Layout != nil && l.Layout.HiddenBy != "missing" {
+			b := l.Layout.Box()
+			return &b
+		}
+	}
+	return nil
 }
 
 // MaxPageRequests caps the requests one rendered page lists.
@@ -215,6 +342,8 @@ type Link struct {
 	Selector  string         `json:"selector"`
 	Hidden    bool           `json:"hidden"`
 	Affiliate *AffiliateLink `json:"affiliate"`
+	// Layout is how the rendered page showed the link (nil on a static page).
+	Layout *Layout `json:"layout"`
 }
 
 // AffiliateLink is what an affiliate click URL says: which network, whose affiliate ID,
@@ -257,6 +386,8 @@ type Disclosure struct {
 	// Vague marks wording that hints at a connection without stating it ("partner",
 	// "#sp", "thanks to our friends at"): not a clear disclosure under FTC guidance.
 	Vague bool `json:"vague"`
+	// Layout is how the rendered page showed the disclosure's words (nil on a static page).
+	Layout *Layout `json:"layout"`
 }
 
 // Coupon is a promotional code shown on the page.

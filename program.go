@@ -30,8 +30,52 @@ type Program struct {
 	DisabledRules []string `json:"disabled_rules" yaml:"disabled_rules"`
 	// Exceptions suppress findings the program has agreed to, until they expire.
 	Exceptions []Exception `json:"exceptions" yaml:"exceptions"`
+	// DisclosureMinFontPx, DisclosureMinContrast and DisclosureMaxScreens are what
+	// DISC-005 asks of a disclosure on a rendered page for it to be clear and conspicuous:
+	// a computed font size of at least this many CSS pixels (default 10), a WCAG contrast
+	// ratio with its background of at least this (default 4.5, WCAG AA for normal text;
+	// large text, 24 px or 18.66 px bold, needs at most 3), and a place at most this many
+	// screens (viewport heights) below the first affiliate link (default 2). Zero means
+	// the default.
+	DisclosureMinFontPx   float64 `json:"disclosure_min_font_px,omitempty" yaml:"disclosure_min_font_px"`
+	DisclosureMinContrast float64 `json:"disclosure_min_contrast,omitempty" yaml:"disclosure_min_contrast"`
+	DisclosureMaxScreens  float64 `json:"disclosure_max_screens,omitempty" yaml:"disclosure_max_screens"`
 	// Render overrides crawl.render for this program's affiliates ("" : not set).
 	Render RenderMode `json:"-" yaml:"render"`
+	// CloakingPersonas, when set, have each page of the program's affiliates rendered once
+	// more per persona, as that reader would arrive; a view that differs from the
+	// crawler's in what matters (affiliate links, disclosures, claims) is CLOAK-001.
+	CloakingPersonas []Persona `json:"-" yaml:"cloaking_personas"`
+}
+
+// Persona is a reader the crawler poses as, to see a page as they would be shown it: a
+// browser's user agent, the search engine they arrive from, a phone's screen.
+type Persona struct {
+	// Name names the persona in evidence ("google-mobile").
+	Name string `json:"name" yaml:"name"`
+	// UserAgent is the browser the persona uses (default: a desktop Chrome's).
+	UserAgent string `json:"user_agent,omitempty" yaml:"user_agent"`
+	// Referrer is the page the persona arrives from ("https://www.google.com/").
+	Referrer string `json:"referrer,omitempty" yaml:"referrer"`
+	// Mobile lays the page out on a phone's screen (390 x 844, touch).
+	Mobile bool `json:"mobile,omitempty" yaml:"mobile"`
+}
+
+// The user agents of personas that name none: a current desktop and phone Chrome.
+const (
+	DesktopUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36"
+	MobileUserAgent  = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Mobile Safari/537.36"
+)
+
+// Agent is the user agent the persona's browser sends.
+func (p Persona) Agent() string {
+	switch {
+	case p.UserAgent != "":
+		return p.UserAgent
+	case p.Mobile:
+		return MobileUserAgent
+	}
+	return DesktopUserAgent
 }
 
 // ProgramCoupon is a coupon code an advertiser issued, valid between two dates.

@@ -14,6 +14,9 @@ var ErrNotFound = errors.New("not found")
 type Snapshot struct {
 	Page Page
 	HTML []byte
+	// Screenshot is the rendered page's screenshot (PNG; nil on a static page), stored
+	// content-addressed by Page.Screenshot, its SHA-256.
+	Screenshot []byte
 	// ETag and LastModified let the next scan ask for the page only if it changed.
 	ETag         string
 	LastModified string
@@ -103,6 +106,12 @@ type Store interface {
 	EachConversion(ctx context.Context, since time.Time, fn func(Conversion) error) error
 
 	Close() error
+}
+
+// Screenshots gives back the screenshots of rendered pages by their SHA-256 (a page's
+// Screenshot, a violation's Evidence.Screenshot), for the crops in the manager's email.
+type Screenshots interface {
+	Screenshot(ctx context.Context, sha string) ([]byte, error)
 }
 
 // Validators are what a previous fetch of a page left for the next one to ask "has it

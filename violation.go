@@ -49,6 +49,11 @@ type Evidence struct {
 	Key string `json:"key,omitempty"`
 	// Numbers are the measurements behind a detector finding (value, baseline, p, ...).
 	Numbers map[string]float64 `json:"numbers,omitempty"`
+	// Box is where the element the evidence names (Selector) was on the rendered page, in
+	// CSS pixels of the page's screenshot, whose SHA-256 Screenshot is; both empty on a
+	// static page.
+	Box        *Box   `json:"box,omitempty"`
+	Screenshot string `json:"screenshot,omitempty"`
 	// Tier is a detector finding's strength: "review" (worth a look) or "act" (hold the
 	// commissions).
 	Tier string `json:"tier,omitempty"`

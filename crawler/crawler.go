@@ -79,6 +79,9 @@ type Config struct {
 	// is an io.Closer) on Close.
 	Render   affwatch.RenderMode
 	Renderer Renderer
+	// NoScreenshots stops the browser taking a screenshot of each rendered page (taken by
+	// default: the manager's email shows the offending element from it).
+	NoScreenshots bool
 }
 
 func (c *Config) defaults() {
@@ -547,7 +550,7 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		}
 		follow = page.Links
 		if wantRender(s.c.renderMode(s.aff, s.prog), r.Body, &page) {
-			rendered, _, err := s.c.renderPage(s.ctx, p.FinalURL, s.prog)
+			rendered, rr, err := s.c.renderPage(s.ctx, p.FinalURL, s.prog)
 			if err != nil {
 				if s.scanCtx.Err() != nil {
 					s.progress(-1, nil) // the scan is being stopped: the page was not seen
@@ -560,6 +563,7 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 				break
 			}
 			page = rendered
+			snap.Screenshot = rr.Screenshot
 			follow = append(follow, page.Links...)
 		}
 		if s.c.cfg.ResolveClicks {
@@ -568,6 +572,13 @@ func (s *siteCrawl) onResponse(r *colly.Response, budget *pageBudget) {
 		fillContent(p, &page)
 		if r.StatusCode == http.StatusNotModified {
 			p.FetchStatus = affwatch.FetchNotModified
+		}
+		if s.prog != nil && len(s.prog.CloakingPersonas) > 0 {
+			p.Views = s.c.views(s.ctx, p.FinalURL, s.prog)
+			if s.scanCtx.Err() != nil {
+				s.progress(-1, nil)
+				return
+			}
 		}
 	}
 	s.emit(snap, -1)

@@ -3,6 +3,8 @@ package crawler
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/url"
 	"strings"
@@ -13,7 +15,28 @@ import (
 // Renderer loads a page in a browser, runs its scripts, and reports the DOM it built and
 // the requests it made. crawler/chrome implements it with Chromium.
 type Renderer interface {
-	Render(ctx context.Context, pageURL string) (Rendered, error)
+	Render(ctx context.Context, pageURL string, opt RenderOptions) (Rendered, error)
+}
+
+// RenderOptions say what to take from a rendered page besides its DOM and requests.
+type RenderOptions struct {
+	// Locate, when set, is called with the rendered DOM (and the document's URL) while
+	// the page is still open; it names the elements whose layout the browser measures
+	// (Rendered.Layouts, in the same order). The crawler extracts the page there and asks
+	// for its links and disclosures.
+	Locate func(html []byte, finalURL string) []Target
+	// Screenshot asks for a PNG of the page (Rendered.Screenshot).
+	Screenshot bool
+	// Persona, when set, is the reader the browser poses as (cloaking checks): its user
+	// agent, the referrer it arrives from, a phone's screen.
+	Persona *affwatch.Persona
+}
+
+// Target is an element to measure on a rendered page: the extractor's CSS selector of
+// it and, for a disclosure, the words within it whose box and style count.
+type Target struct {
+	Selector string
+	Text     string
 }
 
 // Rendered is what a browser made of a page.
@@ -29,6 +52,13 @@ type Rendered struct {
 	// crawler to fill.
 	Requests        []affwatch.PageRequest
 	RequestsDropped int
+	// Layouts are the measured elements RenderOptions.Locate named, in its order (nil
+	// when it named none); ViewportHeight is the window's height in CSS pixels.
+	Layouts        []*affwatch.Layout
+	ViewportHeight int
+	// Screenshot is the page as a PNG, full width, at most affwatch.MaxScreenshotHeight
+	// pixels tall (when RenderOptions.Screenshot asked for it).
+	Screenshot []byte
 }
 
 // ErrNoRenderer is the error of a page that was to be rendered when no browser is set up.
@@ -87,21 +117,87 @@ func (c *Crawler) renderPage(ctx context.Context, pageURL string, prog *affwatch
 	if c.cfg.Renderer == nil {
 		return affwatch.Page{}, Rendered{}, ErrNoRenderer
 	}
-	r, err := c.cfg.Renderer.Render(ctx, pageURL)
+	return c.render(ctx, pageURL, prog, nil)
+}
+
+// render renders a page, as persona when one is given, and extracts it with the layout of
+// its links and disclosures and its screenshot.
+func (c *Crawler) render(ctx context.Context, pageURL string, prog *affwatch.Program, persona *affwatch.Persona) (affwatch.Page, Rendered, error) {
+	opt := ExtractOptions{Program: prog, FoldChars: c.cfg.FoldChars, MaxLinks: c.cfg.MaxLinks}
+	// The page is extracted while the browser still has it open, so that the elements the
+	// extractor found are measured in the same DOM, by the selectors it gave them.
+	var (
+		page       affwatch.Page
+		pageErr    error
+		extractedN int
+	)
+	locate := func(html []byte, finalURL string) []Target {
+		if finalURL == "" {
+			finalURL = pageURL
+		}
+		page, pageErr = Extract(html, finalURL, opt)
+		extractedN++
+		if pageErr != nil {
+			return nil
+		}
+		return Targets(&page)
+	}
+	// A persona's view is compared, not shown: it needs no screenshot.
+	shot := !c.cfg.NoScreenshots && persona == nil
+	r, err := c.cfg.Renderer.Render(ctx, pageURL, RenderOptions{Locate: locate, Screenshot: shot, Persona: persona})
 	if err != nil {
 		return affwatch.Page{}, r, err
 	}
 	if r.FinalURL == "" {
 		r.FinalURL = pageURL
 	}
-	page, err := Extract(r.HTML, r.FinalURL, ExtractOptions{Program: prog, FoldChars: c.cfg.FoldChars, MaxLinks: c.cfg.MaxLinks})
-	if err != nil {
-		return page, r, err
+	if extractedN == 0 {
+		page, pageErr = Extract(r.HTML, r.FinalURL, opt)
+	}
+	if pageErr != nil {
+		return page, r, pageErr
 	}
 	page.Rendered = true
 	page.Requests = ClassifyRequests(r.Requests, &page, prog)
 	page.RequestsDropped = r.RequestsDropped
+	ApplyLayouts(&page, r.Layouts)
+	if r.ViewportHeight > 0 {
+		vh := r.ViewportHeight
+		page.ViewportHeight = &vh
+	}
+	if len(r.Screenshot) > 0 {
+		sum := sha256.Sum256(r.Screenshot)
+		page.Screenshot = hex.EncodeToString(sum[:])
+	}
 	return page, r, nil
+}
+
+// Targets are the elements of a page whose layout a browser measures: its links, then
+// its disclosures (by the words of the disclosure phrase within their block).
+func Targets(p *affwatch.Page) []Target {
+	out := make([]Target, 0, len(p.Links)+len(p.Disclosures))
+	for _, l := range p.Links {
+		out = append(out, Target{Selector: l.Selector})
+	}
+	for _, d := range p.Disclosures {
+		out = append(out, Target{Selector: d.Selector, Text: d.Phrase})
+	}
+	return out
+}
+
+// ApplyLayouts sets the layouts measured for Targets(p) on the page's links and
+// disclosures (nil for one measured past the time budget); a list of another length (a
+// renderer that measured nothing) sets none.
+func ApplyLayouts(p *affwatch.Page, ls []*affwatch.Layout) {
+	if len(ls) != len(p.Links)+len(p.Disclosures) {
+		return
+	}
+	for i := range p.Links {
+		p.Links[i].Layout = ls[i]
+	}
+	for i := range p.Disclosures {
+		p.Disclosures[i].Layout = ls[len(p.Links)+i]
+	}
 }
 
 // ClassifyRequests fills each request's affiliate classification and whether the rendered
@@ -143,4 +239,27 @@ func canonURL(raw string) string {
 	}
 	u.RawQuery = u.Query().Encode()
 	return u.String()
+}
+
+// views renders the page once per cloaking persona of the program, as that reader would
+// arrive, and keeps what each was shown. A persona's render that fails is recorded as
+// such (it proves nothing either way); the page itself stays verified.
+func (c *Crawler) views(ctx context.Context, pageURL string, prog *affwatch.Program) []affwatch.PageView {
+	out := make([]affwatch.PageView, 0, len(prog.CloakingPersonas))
+	for _, persona := range prog.CloakingPersonas {
+		if c.cfg.Renderer == nil {
+			out = append(out, affwatch.PageView{Persona: persona.Name, FinalURL: pageURL, FetchStatus: affwatch.FetchRenderFailed,
+				FetchError: ErrNoRenderer.Error(), AffiliateLinks: []affwatch.ViewLink{}, Disclosures: []string{}})
+			continue
+		}
+		p, r, err := c.render(ctx, pageURL, prog, &persona)
+		if err != nil {
+			out = append(out, affwatch.PageView{Persona: persona.Name, FinalURL: pageURL, FetchStatus: affwatch.FetchRenderFailed,
+				FetchError: "render: " + err.Error(), AffiliateLinks: []affwatch.ViewLink{}, Disclosures: []string{}})
+			continue
+		}
+		p.FetchStatus, p.FinalURL = affwatch.FetchOK, r.FinalURL
+		out = append(out, affwatch.ViewOf(&p, persona))
+	}
+	return out
 }

@@ -733,7 +733,9 @@ func (e *Engine) Evaluate(ctx context.Context, page *affwatch.Page) ([]affwatch.
 	if err != nil {
 		return nil, err
 	}
-	return e.evaluate(ctx, input, page.URL, page.Program, page.Affiliate.ID)
+	out, err := e.evaluate(ctx, input, page.URL, page.Program, page.Affiliate.ID)
+	locate(out, page)
+	return out, err
 }
 
 // EvaluateAffiliate runs an affiliate engine's rules (KindAffiliate) on an affiliate
@@ -831,6 +833,23 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, 
 		return out, ruleErrs
 	}
 	return out, nil
+}
+
+// locate points the evidence of each finding on a rendered page at the element's box in
+// the page's screenshot, when the element it names is one the browser measured.
+func locate(fs []affwatch.Finding, page *affwatch.Page) {
+	if page.Screenshot == "" {
+		return
+	}
+	for i := range fs {
+		ev := &fs[i].Evidence
+		if ev.Box == nil {
+			ev.Box = page.BoxOf(ev.Selector)
+		}
+		if ev.Box != nil {
+			ev.Screenshot = page.Screenshot
+		}
+	}
 }
 
 func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {

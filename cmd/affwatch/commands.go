@@ -650,14 +650,24 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 	if err != nil {
 		return reportSet{}, err
 	}
-	add := func(name, manager string, vs []affwatch.Violation) {
+	shots, _ := st.(affwatch.Screenshots)
+	add := func(name, manager string, vs []affwatch.Violation) error {
 		r := report.Build(title, manager, vs, since, now)
 		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
 		r.TopRisks, r.BigChanges = partnerRows(cards, manager)
+		if shots != nil {
+			// New violations on rendered pages show the offending element, cut from the screenshot.
+			if err := r.AddCrops(ctx, shots); err != nil {
+				return err
+			}
+		}
 		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
+		return nil
 	}
 	if onlyManager == "" {
-		add("all", "", all)
+		if err := add("all", "", all); err != nil {
+			return set, err
+		}
 	}
 	for _, m := range order {
 		if onlyManager != "" && m != onlyManager {
@@ -673,7 +683,9 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 				vs = append(vs, v)
 			}
 		}
-		add(fileSafe(m), m, vs)
+		if err := add(fileSafe(m), m, vs); err != nil {
+			return set, err
+		}
 	}
 	if onlyManager != "" && len(set.reports) == 0 {
 		return set, fmt.Errorf("no affiliate has manager %q", onlyManager)

@@ -161,7 +161,7 @@ func (c *Config) rendering() bool {
 		return true
 	}
 	for _, p := range c.Programs {
-		if on(p.Render) {
+		if on(p.Render) || len(p.CloakingPersonas) > 0 {
 			return true
 		}
 	}
@@ -545,6 +545,23 @@ func (c *Config) validate(root *yaml.Node) error {
 		progs[p.ID] = true
 		if p.Render != "" && !p.Render.Valid() {
 			bad(fmt.Sprintf("%q: want never, auto or always", p.Render), "programs", i, "render")
+		}
+		for j, pe := range p.CloakingPersonas {
+			if pe.Name == "" {
+				bad("a persona needs a name", "programs", i, "cloaking_personas", j)
+			}
+			if u, err := url.Parse(pe.Referrer); pe.Referrer != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https")) {
+				bad(fmt.Sprintf("%q: want an http(s) URL", pe.Referrer), "programs", i, "cloaking_personas", j, "referrer")
+			}
+		}
+		for _, f := range []struct {
+			key    string
+			v, max float64
+		}{{"disclosure_min_font_px", p.DisclosureMinFontPx, 200}, {"disclosure_min_contrast", p.DisclosureMinContrast, 21},
+			{"disclosure_max_screens", p.DisclosureMaxScreens, 1000}} {
+			if f.v < 0 || f.v > f.max {
+				bad(fmt.Sprintf("%g: want a number from 0 (the default) to %g", f.v, f.max), "programs", i, f.key)
+			}
 		}
 		for rule, s := range p.SeverityOverrides {
 			if s == affwatch.SeverityUnknown {

@@ -147,7 +147,7 @@ func (b *Browser) Close() error {
 // Render loads pageURL in a tab within the page budget and returns the rendered DOM and the
 // requests the page made. A browser that crashes or hangs is killed and started again and
 // the page tried once more; then the error wraps ErrRenderFailed.
-func (b *Browser) Render(ctx context.Context, pageURL string) (crawler.Rendered, error) {
+func (b *Browser) Render(ctx context.Context, pageURL string, opt crawler.RenderOptions) (crawler.Rendered, error) {
 	u, err := url.Parse(pageURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return crawler.Rendered{}, fmt.Errorf("%w: not an http(s) page: %q", ErrRenderFailed, pageURL)
@@ -169,7 +169,7 @@ func (b *Browser) Render(ctx context.Context, pageURL string) (crawler.Rendered,
 		if closed {
 			return crawler.Rendered{}, fmt.Errorf("%w: the browser pool is closed", ErrRenderFailed)
 		}
-		res, err := s.render(ctx, u)
+		res, err := s.render(ctx, u, opt)
 		if err == nil {
 			return res, nil
 		}

@@ -259,7 +259,7 @@ func TestGuardBlocksInsideAddresses(t *testing.T) {
 
 	check := func(t *testing.T, r crawler.Renderer, adminAllowed bool) {
 		hits.Store(0)
-		res, err := r.Render(context.Background(), pageURL)
+		res, err := r.Render(context.Background(), pageURL, crawler.RenderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +296,7 @@ func TestGuardBlocksInsideAddresses(t *testing.T) {
 		cfg.Tabs, cfg.AllowPrivate = 1, false
 		b := New(cfg)
 		defer b.Close()
-		_, err := b.Render(context.Background(), pageURL)
+		_, err := b.Render(context.Background(), pageURL, crawler.RenderOptions{})
 		if err == nil {
 			t.Fatal("a loopback page rendered without allow_private_addresses")
 		}
@@ -326,7 +326,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := b.Render(context.Background(), srv.URL("render-cases")+page); err != nil {
+			if _, err := b.Render(context.Background(), srv.URL("render-cases")+page, crawler.RenderOptions{}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -348,7 +348,7 @@ func TestRenderStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := shared.Render(ctx, srv.URL("render-cases")+"never-loads.html")
+	_, err := shared.Render(ctx, srv.URL("render-cases")+"never-loads.html", crawler.RenderOptions{})
 	if err == nil || time.Since(start) > 3*time.Second {
 		t.Fatalf("err %v after %s", err, time.Since(start))
 	}

@@ -217,6 +217,16 @@ func (t *tabState) markBlocked(ev *fetch.EventRequestPaused, why string) {
 	t.add("", r)
 }
 
+// navigateParams asks for the page, arriving from referrer when there is one: sent as
+// given (referrer policy unsafe-url), whatever the schemes, as a link followed from it.
+func navigateParams(pageURL, referrer string) page.NavigateParams {
+	p := page.NavigateParams{URL: pageURL}
+	if referrer != "" {
+		p.Referrer, p.ReferrerPolicy, p.TransitionType = referrer, page.ReferrerPolicyUnsafeURL, page.TransitionTypeLink
+	}
+	return p
+}
+
 // domResult is what the page's script hands back at the end.
 type domResult struct {
 	HTML     string `json:"html"`
@@ -227,7 +237,7 @@ type domResult struct {
 
 // render renders one page in the slot's browser. Any error means the browser is not to
 // be trusted with another page.
-func (s *slot) render(ctx context.Context, u *url.URL) (crawler.Rendered, error) {
+func (s *slot) render(ctx context.Context, u *url.URL, opt crawler.RenderOptions) (crawler.Rendered, error) {
 	cfg := s.b.cfg
 	if err := s.start(); err != nil {
 		return crawler.Rendered{}, err
@@ -270,6 +280,13 @@ func (s *slot) render(ctx context.Context, u *url.URL) (crawler.Rendered, error)
 			return crawler.Rendered{}, fmt.Errorf("set up tab: %w", err)
 		}
 	}
+	referrer := ""
+	if opt.Persona != nil {
+		if err := pose(tctx, opt.Persona); err != nil {
+			return crawler.Rendered{}, err
+		}
+		referrer = opt.Persona.Referrer
+	}
 	g := newGuard(cfg, u)
 	ictx, icancel := context.WithCancel(tctx)
 	idone := make(chan struct{})
@@ -282,7 +299,7 @@ func (s *slot) render(ctx context.Context, u *url.URL) (crawler.Rendered, error)
 	t.mu.Lock()
 	t.navigated = true
 	t.mu.Unlock()
-	nav, err := chromedp.Call(nctx, page.Navigate, page.NavigateParams{URL: u.String()})
+	nav, err := chromedp.Call(nctx, page.Navigate, navigateParams(u.String(), referrer))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return crawler.Rendered{}, ctx.Err()
@@ -348,12 +365,44 @@ func (s *slot) render(ctx context.Context, u *url.URL) (crawler.Rendered, error)
 		return crawler.Rendered{}, fmt.Errorf("rendered DOM of %d characters is larger than %d", dom.Length, cfg.MaxHTMLBytes)
 	}
 
+	// The extractor's elements measured in the same DOM, then the screenshot: after the
+	// page budget, so they show the page as it was judged.
+	var lr layoutResult
+	var shot []byte
+	if opt.Locate != nil || opt.Screenshot {
+		var targets []crawler.Target
+		if opt.Locate != nil {
+			targets = opt.Locate([]byte(dom.HTML), dom.URL)
+		}
+		mctx, mcancel := context.WithTimeout(tctx, cfg.ReadTimeout+layoutBudget)
+		lr, err = measure(mctx, targets)
+		mcancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return crawler.Rendered{}, ctx.Err()
+			}
+			return crawler.Rendered{}, err
+		}
+		if opt.Screenshot {
+			sctx, scancel := context.WithTimeout(tctx, 2*cfg.ReadTimeout)
+			shot, err = screenshot(sctx, lr)
+			scancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return crawler.Rendered{}, ctx.Err()
+				}
+				return crawler.Rendered{}, err
+			}
+		}
+	}
+
 	// Stop the interception, then take the record.
 	icancel()
 	<-idone
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	res := crawler.Rendered{FinalURL: dom.URL, HTML: []byte(dom.HTML), RequestsDropped: t.dropped}
+	res := crawler.Rendered{FinalURL: dom.URL, HTML: []byte(dom.HTML), RequestsDropped: t.dropped,
+		Layouts: lr.Layouts, ViewportHeight: int(lr.ViewportHeight), Screenshot: shot}
 	if nav.LoaderID != "" {
 		res.Status = t.status[network.RequestID(nav.LoaderID)]
 	}

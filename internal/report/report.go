@@ -50,7 +50,11 @@ type Report struct {
 	// Charts are small PNG bar charts (the affiliate's value against the baseline) of the
 	// detector findings, by fingerprint.
 	Charts map[string][]byte
-	// InlineCharts refers to the charts as cid: parts of an email instead of data: URIs.
+	// Crops are PNG crops of the page's screenshot around the offending element of new
+	// violations on rendered pages, by fingerprint (AddCrops).
+	Crops map[string][]byte
+	// InlineCharts refers to the charts and crops as cid: parts of an email instead of
+	// data: URIs.
 	InlineCharts bool
 }
 
@@ -164,6 +168,7 @@ var funcs = map[string]any{
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	},
 	"upper": strings.ToUpper,
+	"short": func(s string) string { return s[:min(12, len(s))] },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -173,6 +178,7 @@ var funcs = map[string]any{
 	},
 	"highlight": highlight,
 	"chart":     func(string) template.URL { return "" }, // replaced per report
+	"crop":      func(string) template.URL { return "" }, // replaced per report
 	"num":       func(x float64) string { return fmt.Sprintf("%.3g", x) },
 	"link": func(base, fp string) template.URL {
 		if base == "" {
@@ -205,7 +211,7 @@ func (r Report) HTML(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return t.Funcs(map[string]any{"chart": r.chartSrc}).Execute(w, r)
+	return t.Funcs(map[string]any{"chart": r.chartSrc, "crop": r.cropSrc}).Execute(w, r)
 }
 
 // JSON writes the report as JSON, for other tools.
@@ -242,6 +248,10 @@ func (r Report) Email(to []string, subject string) (affwatch.Email, error) {
 	for _, fp := range slices.Sorted(maps.Keys(r.Charts)) {
 		e.Attachments = append(e.Attachments, affwatch.Attachment{Name: "chart-" + fp[:min(12, len(fp))] + ".png",
 			ContentType: "image/png", Data: r.Charts[fp], ContentID: chartCID(fp)})
+	}
+	for _, fp := range slices.Sorted(maps.Keys(r.Crops)) {
+		e.Attachments = append(e.Attachments, affwatch.Attachment{Name: "element-" + fp[:min(12, len(fp))] + ".png",
+			ContentType: "image/png", Data: r.Crops[fp], ContentID: cropCID(fp)})
 	}
 	return e, nil
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"net/url"
@@ -260,21 +261,36 @@ func (s *SQLite) SavePage(ctx context.Context, scanID int64, snap affwatch.Snaps
 				return fmt.Errorf("snapshot: %w", err)
 			}
 		}
+		var shot any
+		if p.Screenshot != "" && len(snap.Screenshot) > 0 {
+			shot = p.Screenshot
+			cfg, err := png.DecodeConfig(bytes.NewReader(snap.Screenshot))
+			if err != nil {
+				return fmt.Errorf("screenshot %s: %w", p.Screenshot, err)
+			}
+			// PNG is compressed already: it is stored as it is.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO screenshots (sha256, width, height, size, png) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				p.Screenshot, cfg.Width, cfg.Height, len(snap.Screenshot), snap.Screenshot); err != nil {
+				return fmt.Errorf("screenshot: %w", err)
+			}
+		}
 		fetched := p.FetchedAt
 		if fetched.IsZero() {
 			fetched = now
 		}
 		judged, violated := decisionOf(snap, vs)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pages (scan_id, affiliate_id, url, final_url, status, fetch_status, fetch_error,
-				fetched_at, content_sha256, etag, last_modified, findings, doc, eval_errors, policy_revision, judged_rules, violated_rules)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				fetched_at, content_sha256, etag, last_modified, findings, doc, eval_errors, policy_revision, judged_rules, violated_rules,
+				screenshot_sha256)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scan_id, affiliate_id, url) DO UPDATE SET final_url = excluded.final_url, status = excluded.status,
 				fetch_status = excluded.fetch_status, fetch_error = excluded.fetch_error, fetched_at = excluded.fetched_at,
 				content_sha256 = excluded.content_sha256, etag = excluded.etag, last_modified = excluded.last_modified,
 				findings = excluded.findings, doc = excluded.doc, eval_errors = excluded.eval_errors,
-				policy_revision = excluded.policy_revision, judged_rules = excluded.judged_rules, violated_rules = excluded.violated_rules`,
+				policy_revision = excluded.policy_revision, judged_rules = excluded.judged_rules, violated_rules = excluded.violated_rules,
+				screenshot_sha256 = excluded.screenshot_sha256`,
 			scanID, p.Affiliate.ID, p.URL, p.FinalURL, p.Status, p.FetchStatus, p.FetchError, fmtTime(fetched), sha,
-			snap.ETag, snap.LastModified, len(vs), doc, snap.EvalErrors, snap.PolicyRevision, judged, violated); err != nil {
+			snap.ETag, snap.LastModified, len(vs), doc, snap.EvalErrors, snap.PolicyRevision, judged, violated, shot); err != nil {
 			return fmt.Errorf("page: %w", err)
 		}
 		if !p.FetchStatus.Verified() {
@@ -666,6 +682,17 @@ func (s *SQLite) Snapshot(ctx context.Context, sha string) ([]byte, error) {
 		return nil, err
 	}
 	return gunzip(z)
+}
+
+// Screenshot returns the PNG stored for a screenshot hash (a page's Screenshot, a
+// violation's Evidence.Screenshot).
+func (s *DB) Screenshot(ctx context.Context, sha string) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT png FROM screenshots WHERE sha256 = ?`, sha).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("screenshot %s: %w", sha, affwatch.ErrNotFound)
+	}
+	return b, err
 }
 
 // Pages returns the Page documents stored for a scan, in the order they were saved.

@@ -23,3 +23,19 @@ test_visible_disclosure_as_well_passes if {
 test_no_affiliate_links_passes if {
 	count(hidden.deny) == 0 with input as {"url": "u", "links": [], "disclosures": [d(true, false)]}
 }
+
+laid_out(visible, by) := {
+	"x": 0, "y": 0, "width": 0, "height": 0, "visible": visible, "hidden_by": by, "font_size": 16, "font_weight": 400,
+	"color": "rgb(0, 0, 0)", "background": "rgb(255, 255, 255)", "contrast": 21,
+}
+
+test_laid_out_invisible_disclosure_denied if {
+	offpage := object.union(d(false, false), {"layout": laid_out(false, "offscreen")})
+	fs := hidden.deny with input as {"url": "u", "links": [link], "disclosures": [offpage]}
+	count(fs) == 1
+}
+
+test_disclosure_not_found_again_is_not_hidden if {
+	missing := object.union(d(false, false), {"layout": laid_out(false, "missing")})
+	count(hidden.deny) == 0 with input as {"url": "u", "links": [link], "disclosures": [missing]}
+}

@@ -8,14 +8,25 @@ affiliate_links := [l | some l in input.links; l.affiliate != null; not l.hidden
 # clear_disclosures are the sentences that state a material connection, seen or not.
 clear_disclosures := [d | some d in input.disclosures; not d.vague]
 
-# disclosures are the clear disclosure sentences a reader can see, in document order.
-disclosures := [d | some d in clear_disclosures; not d.hidden]
+# invisible is true for a disclosure a reader cannot see: hidden in the HTML, or, on a
+# rendered page, laid out where no reader sees it (layout.visible false: a stylesheet's
+# display:none, off-screen, clipped, transparent...). An element the browser did not find
+# again (hidden_by "missing") is not judged invisible.
+invisible(d) if d.hidden
 
-# hidden_disclosures are clear disclosure sentences present in the HTML but hidden from readers.
-hidden_disclosures := [d | some d in clear_disclosures; d.hidden]
+invisible(d) if {
+	d.layout.visible == false
+	d.layout.hidden_by != "missing"
+}
+
+# disclosures are the clear disclosure sentences a reader can see, in document order.
+disclosures := [d | some d in clear_disclosures; not invisible(d)]
+
+# hidden_disclosures are clear disclosure sentences present in the page but hidden from readers.
+hidden_disclosures := [d | some d in clear_disclosures; invisible(d)]
 
 # vague_disclosures are visible sentences that only hint at a connection ("#sp", "partner").
-vague_disclosures := [d | some d in input.disclosures; d.vague; not d.hidden]
+vague_disclosures := [d | some d in input.disclosures; d.vague; not invisible(d)]
 
 # first_affiliate_link is the first affiliate link a reader meets.
 first_affiliate_link := affiliate_links[0] if count(affiliate_links) > 0

@@ -5,9 +5,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"slices"
 	"sync"
 	"testing"
@@ -30,6 +35,7 @@ type Store interface {
 	MarkSent(ctx context.Context, id int64, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, reason string, next time.Time) error
 	PageDecisions(ctx context.Context, pageURL string, limit int) ([]affwatch.PageDecision, error)
+	affwatch.Screenshots
 	Lock(ctx context.Context, name, owner string, ttl time.Duration) error
 	Unlock(ctx context.Context, name, owner string) error
 }
@@ -66,6 +72,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Lifecycle", func(t *testing.T) { st, c := open(t); lifecycle(t, st, c) })
 	t.Run("ResolveOnlyWhatWasJudged", func(t *testing.T) { st, _ := open(t); onlyJudged(t, st) })
 	t.Run("DecisionRecords", func(t *testing.T) { st, _ := open(t); decisions(t, st) })
+	t.Run("Screenshots", func(t *testing.T) { st, _ := open(t); screenshots(t, st) })
 	t.Run("IdempotentIngest", func(t *testing.T) { st, _ := open(t); ingest(t, st) })
 	t.Run("OutboxAtLeastOnce", func(t *testing.T) { st, c := open(t); outbox(t, st, c) })
 	t.Run("Locks", func(t *testing.T) { st, c := open(t); locks(t, st, c) })
@@ -409,5 +416,39 @@ func decisions(t *testing.T, st Store) {
 	}
 	if ds, err := st.PageDecisions(ctx, "https://other.example/", 10); err != nil || len(ds) != 0 {
 		t.Errorf("another page: %v %v", ds, err)
+	}
+}
+
+// screenshots: a rendered page's screenshot is stored once by its hash, however many scans
+// see it, and read back byte for byte; a hash nothing stored is not found.
+func screenshots(t *testing.T, st Store) {
+	ctx := context.Background()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	sha := hex.EncodeToString(sum[:])
+	for range 2 {
+		s, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+		snap := affwatch.Snapshot{Page: affwatch.Page{URL: "https://r.example/", FetchStatus: affwatch.FetchOK, Rendered: true,
+			Screenshot: sha, Affiliate: affwatch.PageAffiliate{ID: "a"}}, Screenshot: buf.Bytes()}
+		if _, err := st.SavePage(ctx, s.ID, snap, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Screenshot(ctx, sha)
+	if err != nil || !bytes.Equal(got, buf.Bytes()) {
+		t.Fatalf("screenshot read back: %d bytes, %v", len(got), err)
+	}
+	if _, err := st.Screenshot(ctx, "00"); !errors.Is(err, affwatch.ErrNotFound) {
+		t.Errorf("an unknown screenshot: %v", err)
+	}
+	bad := affwatch.Snapshot{Page: affwatch.Page{URL: "https://r.example/2", FetchStatus: affwatch.FetchOK, Screenshot: "ff",
+		Affiliate: affwatch.PageAffiliate{ID: "a"}}, Screenshot: []byte("not a png")}
+	s, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
+	if _, err := st.SavePage(ctx, s.ID, bad, nil); err == nil {
+		t.Error("a screenshot that is not a PNG was stored")
 	}
 }
