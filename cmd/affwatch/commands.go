@@ -114,6 +114,10 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return exitError, err
 	}
+	if len(cfg.Affiliates) == 0 {
+		// A scan of nothing would "succeed" and say nothing was wrong.
+		return exitError, fmt.Errorf("%w: %s lists no affiliates: nothing to scan (add affiliates with their sites; affwatch init writes a starter file)", ErrConfig, *cfgPath)
+	}
 	var pr *progress
 	switch *prog {
 	case "always":
@@ -315,7 +319,7 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		MaxRedirects:   cfg.Crawl.MaxRedirects,
 		AllowPrivate:   cfg.Crawl.AllowPrivate,
 		IgnoreRobots:   cfg.Crawl.IgnoreRobots,
-		Retries:        cfg.Crawl.Retries,
+		Retries:        crawlRetries(cfg.Crawl.Retries),
 		RetryBackoff:   time.Duration(cfg.Crawl.RetryBackoff),
 		MaxRetryWait:   time.Duration(cfg.Crawl.MaxRetryWait),
 		MaxConcurrent:  cfg.Crawl.MaxConcurrent,
@@ -327,6 +331,18 @@ func newCrawler(cfg *Config, programs []affwatch.Program) *crawler.Crawler {
 		Render:         cfg.Crawl.Render,
 		Renderer:       newRenderer(cfg),
 	}, programs)
+}
+
+// crawlRetries is the crawler's retry count for the config's: unset keeps the default (2),
+// 0 means none (the crawler's -1).
+func crawlRetries(n *int) int {
+	switch {
+	case n == nil:
+		return 0
+	case *n <= 0:
+		return -1
+	}
+	return *n
 }
 
 // newRenderer makes the browser pool when the config renders any page (nil otherwise: no

@@ -122,9 +122,9 @@ type CrawlConfig struct {
 	MaxRedirects   int      `yaml:"max_redirects"`
 	AllowPrivate   bool     `yaml:"allow_private_addresses"`
 	IgnoreRobots   bool     `yaml:"ignore_robots"`
-	// Retries of a page that answered 429/5xx or timed out (-1: none), the first wait
-	// (doubling; a longer Retry-After is honoured up to max_retry_wait).
-	Retries      int      `yaml:"retries"`
+	// Retries of a page that answered 429/5xx or timed out (default 2; 0 or -1: none),
+	// the first wait (doubling; a longer Retry-After is honoured up to max_retry_wait).
+	Retries      *int     `yaml:"retries"`
 	RetryBackoff Duration `yaml:"retry_backoff"`
 	MaxRetryWait Duration `yaml:"max_retry_wait"`
 	// MaxConcurrent caps requests in flight across all hosts.
@@ -588,6 +588,29 @@ func (c *Config) validate(root *yaml.Node) error {
 				}
 			}
 		}
+		// A coupon date that does not parse would turn COUPON-002 off for the code.
+		for j, cp := range p.Coupons {
+			var from, until time.Time
+			for _, d := range []struct {
+				key, v string
+				t      *time.Time
+			}{{"valid_from", cp.ValidFrom, &from}, {"valid_until", cp.ValidUntil, &until}} {
+				if d.v == "" {
+					continue
+				}
+				t, err := time.Parse("2006-01-02", d.v)
+				if err != nil {
+					if t, err = time.Parse(time.RFC3339, d.v); err != nil {
+						bad(fmt.Sprintf("%q is not a date (2006-01-02)", d.v), "programs", i, "coupons", j, d.key)
+						continue
+					}
+				}
+				*d.t = t
+			}
+			if !from.IsZero() && !until.IsZero() && until.Before(from) {
+				bad(fmt.Sprintf("%s comes before valid_from %s", cp.ValidUntil, cp.ValidFrom), "programs", i, "coupons", j, "valid_until")
+			}
+		}
 	}
 	affs := map[string]bool{}
 	for i, a := range c.Affiliates {
@@ -661,9 +684,18 @@ func (c *Config) validate(root *yaml.Node) error {
 		one := 1
 		c.Crawl.MaxDepth = &one
 	}
-	if c.Crawl.Parallelism < 0 || c.Crawl.Workers < 0 || *c.Crawl.MaxDepth < 0 || c.Crawl.MaxPages < 0 || c.Crawl.MaxConcurrent < 0 ||
-		c.Crawl.Retries < -1 {
-		bad("counts cannot be negative", "crawl")
+	for _, kv := range []struct {
+		key string
+		n   int
+	}{{"parallelism", c.Crawl.Parallelism}, {"workers", c.Crawl.Workers}, {"max_depth", *c.Crawl.MaxDepth},
+		{"max_pages", c.Crawl.MaxPages}, {"max_concurrent", c.Crawl.MaxConcurrent}, {"max_body_bytes", c.Crawl.MaxBodyBytes},
+		{"max_redirects", c.Crawl.MaxRedirects}, {"max_links", c.Crawl.MaxLinks}, {"resolve_limit", c.Crawl.ResolveLimit}} {
+		if kv.n < 0 {
+			bad(fmt.Sprintf("%d: cannot be negative (0 keeps the default)", kv.n), "crawl", kv.key)
+		}
+	}
+	if c.Crawl.Retries != nil && *c.Crawl.Retries < -1 {
+		bad(fmt.Sprintf("%d: want 0 (no retries) or more", *c.Crawl.Retries), "crawl", "retries")
 	}
 	if c.Store.DSN == "" {
 		c.Store.DSN = "affwatch.db"

@@ -98,7 +98,7 @@ func evidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if opt.SigningKey != nil {
 		signed = "signed"
 	}
-	fmt.Fprintf(stdout, "%s: %d violation(s), %d files, %s\n", *out, len(m.Violations), len(m.Files)+1, signed)
+	fmt.Fprintf(stdout, "%s: %d violation(s), %d files and the manifest, %s\n", *out, len(m.Violations), len(m.Files), signed)
 	for _, v := range m.Violations {
 		fmt.Fprintf(stdout, "  %s  %s  %s %s", v.Fingerprint[:12], v.RuleID, v.AffiliateID, v.URL)
 		if v.Note != "" {

@@ -165,13 +165,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, commandHelp(out.fs))
 		return exitOK
 	}
+	var ee exitErr
+	if ctx.Err() != nil && !errors.As(err, &ee) {
+		// Stopped by SIGINT or SIGTERM: whatever the command's own error, it was
+		// interrupted (exit 4), not misused.
+		printError(stderr, "affwatch "+cmd, fmt.Errorf("interrupted: %w", err))
+		return exitFailed
+	}
 	printError(stderr, "affwatch "+cmd, err)
 	var ue usageError
 	if errors.As(err, &ue) && out.fs != nil {
 		name := strings.TrimPrefix(out.fs.Name(), "affwatch ")
 		fmt.Fprintf(stderr, "usage: %s\n(affwatch help %s describes the flags)\n", synopsis(out.fs), strings.Split(name, "|")[0])
 	}
-	var ee exitErr
 	if errors.As(err, &ee) {
 		return ee.code
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,5 +288,51 @@ func TestDetectTakesTheDetectLock(t *testing.T) {
 	st.Unlock(context.Background(), "job:detect", "affwatch serve (pid 1 on another-host, since 2026-11-26T00:00:00Z)")
 	if code, out, errOut := runCLI(t, "detect", "--config", cfg); code != exitOK {
 		t.Fatalf("once free: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// Tried as a new user would: a coupon date that does not parse turned COUPON-002 off for
+// the code, silently; retries: 0 still retried twice; a negative count did not name its key.
+func TestConfigValuesThatUsedToPassSilently(t *testing.T) {
+	cases := []struct{ name, body, want string }{
+		{"coupon date", "programs: [{id: acme, coupons: [{code: BREW20, valid_until: \"2026-02-31\"}]}]\n", "programs[0].coupons[0].valid_until: \"2026-02-31\" is not a date"},
+		{"coupon dates reversed", "programs: [{id: acme, coupons: [{code: BREW20, valid_from: 2026-03-01, valid_until: 2026-02-01}]}]\n", "valid_until: 2026-02-01 comes before valid_from"},
+		{"negative count", "crawl: {max_pages: -5}\nprograms: [{id: acme}]\n", "crawl.max_pages: -5: cannot be negative"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := writeConfig(t, t.TempDir(), c.body)
+			code, out, errOut := runCLI(t, "scan", "--config", cfg)
+			if code != exitError || !strings.Contains(errOut, c.want) {
+				t.Fatalf("exit %d, want 2 saying %q\n%s%s", code, c.want, out, errOut)
+			}
+		})
+	}
+	t.Run("retries 0 asks once", func(t *testing.T) {
+		var asked atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/" {
+				asked.Add(1)
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}))
+		defer srv.Close()
+		cfg := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+crawl: {delay: 0s, max_depth: 0, allow_private_addresses: true, retries: 0, retry_backoff: 10ms}
+programs: [{id: acme}]
+affiliates: [{id: deals, program: acme, sites: [%q]}]
+`, srv.URL+"/"))
+		runCLI(t, "scan", "--config", cfg)
+		if n := asked.Load(); n != 1 {
+			t.Fatalf("the page was asked %d times with retries: 0", n)
+		}
+	})
+}
+
+// Tried as a new user would: an empty config ran a scan that "succeeded" with 0 pages.
+func TestScanOfNoAffiliatesIsAConfigError(t *testing.T) {
+	cfg := writeConfig(t, t.TempDir(), "programs: [{id: acme}]\n")
+	if code, out, errOut := runCLI(t, "scan", "--config", cfg); code != exitError || !strings.Contains(errOut, "lists no affiliates") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }

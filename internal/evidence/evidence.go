@@ -21,6 +21,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -245,7 +246,14 @@ func Verify(r io.ReaderAt, size int64, trusted ed25519.PublicKey) (Report, error
 		return rep, fmt.Errorf("verify: not a bundle: %w", err)
 	}
 	content := map[string][]byte{}
+	var files []*zip.File
 	for _, f := range zr.File {
+		// A bundle unzipped and zipped again by hand gains directory entries: they hold
+		// nothing, and are no files of the bundle.
+		if strings.HasSuffix(f.Name, "/") && f.UncompressedSize64 == 0 {
+			continue
+		}
+		files = append(files, f)
 		rc, err := f.Open()
 		if err != nil {
 			return rep, fmt.Errorf("verify: %s: %w", f.Name, err)
@@ -288,7 +296,7 @@ func Verify(r io.ReaderAt, size int64, trusted ed25519.PublicKey) (Report, error
 			}
 		}
 	}
-	for _, f := range zr.File {
+	for _, f := range files {
 		if !listed[f.Name] {
 			rep.Unexpected = append(rep.Unexpected, f.Name)
 		}

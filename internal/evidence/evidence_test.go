@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"io"
+	"path"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -150,5 +151,33 @@ func TestSignatureAndTrust(t *testing.T) {
 	rep, err := evidence.Verify(bytes.NewReader(plain), int64(len(plain)), nil)
 	if err != nil || !rep.OK() || rep.Signed {
 		t.Fatalf("an unsigned bundle: %+v %v", rep, err)
+	}
+}
+
+// A bundle unzipped and zipped again (which adds directory entries) is still intact.
+func TestRezippedBundleIsIntact(t *testing.T) {
+	st, v := stored(t)
+	bundle := export(t, st, v.Fingerprint, nil)
+	zr, _ := zip.NewReader(bytes.NewReader(bundle), int64(len(bundle)))
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, f := range zr.File {
+		for d := path.Dir(f.Name); d != "."; d = path.Dir(d) {
+			if !dirs[d] {
+				dirs[d] = true
+				zw.Create(d + "/")
+			}
+		}
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		w, _ := zw.Create(f.Name)
+		w.Write(b)
+	}
+	zw.Close()
+	rep, err := evidence.Verify(bytes.NewReader(buf.Bytes()), int64(buf.Len()), nil)
+	if err != nil || !rep.OK() || len(rep.Unexpected) != 0 {
+		t.Fatalf("a re-zipped bundle: %+v %v", rep, err)
 	}
 }
