@@ -67,6 +67,7 @@ var commands = []command{
 	{"pages show", "URL", "the decision record of a page: per scan, its fetch status, the policy revision and the rules that judged it"},
 	{"outbox", "", "emails queued, delivered and waiting for a retry"},
 	{"serve", "", "the daemon: scheduled scan, detect and report, email retries, health endpoint"},
+	{"worker", "", "crawl and judge the sites of scans shared through the PostgreSQL job queue (scan --workers, crawl.queue)"},
 	{"policy test", "", "run the Rego unit tests of the policies"},
 	{"policy check", "", "compile with the schemas, lint METADATA, list unformatted files"},
 	{"policy fmt", "[DIR...]", "list the policy files opa fmt would change (exit 1 if any); --write rewrites them"},
@@ -101,6 +102,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdEvents(ctx, rest, stdout, stderr)
 	case "serve":
 		return exitOK, cmdServe(ctx, rest, stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, rest, stdout, stderr)
 	case "scans":
 		return exitOK, cmdScans(ctx, rest, stdout, stderr)
 	case "pages":
