@@ -347,3 +347,26 @@ func TestScanSharedByWorkersSurvivesAKilledWorker(t *testing.T) {
 	}
 	t.Logf("sites of worker 1 taken over: %v; requests per worker: %v", recrawled, f.perUA)
 }
+
+// Workers, scan --workers and crawl.queue need PostgreSQL: on a SQLite store each is one
+// line that says so, exit 2, and nothing is written.
+func TestWorkersNeedPostgres(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, onePage("http://127.0.0.1:9/", ""))
+	queued := writeConfig(t, t.TempDir(), strings.Replace(onePage("http://127.0.0.1:9/", ""), "crawl: {", "crawl: {queue: true, ", 1))
+	for _, args := range [][]string{
+		{"worker", "--config", cfg},
+		{"scan", "--workers", "--config", cfg},
+		{"scan", "--config", queued},
+		{"serve", "--config", queued},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != exitError || !strings.Contains(errOut, "workers share a scan through PostgreSQL; set store.dsn to a postgres:// URL") ||
+			strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%v: exit %d, want 2 with one line\n%s%s", args, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "affwatch.db")); err == nil {
+		t.Error("a store was created")
+	}
+}
