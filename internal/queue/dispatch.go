@@ -18,7 +18,9 @@ import (
 
 // Progress is how a scan on the queue stands.
 type Progress struct {
-	ScanID                         int64
+	ScanID int64
+	// Sites are the scan's jobs; Done have finished, Running are being crawled, Retrying
+	// wait for another attempt (one failed, or its worker died).
 	Sites, Done, Running, Retrying int
 	// Pages is the pages stored so far.
 	Pages int
@@ -119,8 +121,8 @@ func (d *Dispatch) wait(ctx context.Context, client *river.Client[pgx.Tx], scanI
 				p.Done++
 			case j.State == rivertype.JobStateRunning:
 				p.Running++
-			case j.State == rivertype.JobStateRetryable || (j.Attempt > 0 && j.State != rivertype.JobStateAvailable):
-				p.Retrying++
+			case len(j.Errors) > 0:
+				p.Retrying++ // an attempt failed, or the job was rescued from a worker that died
 			}
 			switch j.State {
 			case rivertype.JobStateCompleted:
