@@ -370,3 +370,67 @@ func TestWorkersNeedPostgres(t *testing.T) {
 		t.Error("a store was created")
 	}
 }
+
+// The daemon with crawl.queue on PostgreSQL shares its scheduled scan with the workers:
+// the scan's sites are crawled by a worker process, and the daemon records the scan.
+func TestDaemonSharesItsScanWithWorkers(t *testing.T) {
+	f := newWorkerFarm(4, 3, 0)
+	defer f.close()
+	dsn := testkit.Postgres(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, farmConfig(f, 0, dsn, "affwatch-test/daemon", ", queue: true")+"schedule: {scan: \"@every 2s\"}\n")
+	wdir := filepath.Join(dir, "worker")
+	os.MkdirAll(wdir, 0o755)
+	wcfg := writeConfig(t, wdir, farmConfig(f, 0, dsn, "affwatch-test/w", ""))
+	start := func(args ...string) (*exec.Cmd, *strings.Builder) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "AFFWATCH_TEST_MAIN=1")
+		var out strings.Builder
+		cmd.Stderr, cmd.Stdout = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, &out
+	}
+	worker, wlog := start("worker", "--config", wcfg)
+	daemon, dlog := start("serve", "--config", cfg, "--health", freeAddr(t))
+	st, err := store.OpenPostgres(context.Background(), dsn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		var n int
+		st.DB().QueryRow(`SELECT count(*) FROM scans WHERE status <> 'running'`).Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon finished no scan\ndaemon:\n%s\nworker:\n%s", dlog, wlog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	daemon.Process.Signal(syscall.SIGTERM)
+	worker.Process.Signal(syscall.SIGTERM)
+	if err := daemon.Wait(); err != nil {
+		t.Errorf("daemon: %v\n%s", err, dlog)
+	}
+	if err := worker.Wait(); err != nil {
+		t.Errorf("worker: %v\n%s", err, wlog)
+	}
+	scans, err := st.Scans(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := scans[len(scans)-1] // the first scan, newest first
+	if last.Status != "succeeded" || last.Counts.Pages != 4*4 {
+		t.Errorf("the daemon's first scan: %s, %d pages, %q", last.Status, last.Counts.Pages, last.Error)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.perUA["affwatch-test/w"] == 0 || f.perUA["affwatch-test/daemon"] != 0 {
+		t.Errorf("requests: %v; want the worker's only", f.perUA)
+	}
+}
