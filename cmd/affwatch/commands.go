@@ -102,7 +102,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	verbose := fs.Bool("v", false, "log every page")
 	prog := fs.String("progress", "auto", "show progress on stderr: `auto|always|never` (auto: when stderr is a terminal)")
 	wait := fs.Bool("wait", false, "when another scan on the database (or the daemon's) holds the scan lock, wait for it instead of exiting 4")
-	onQueue := fs.Bool("workers", false, "share the scan with `affwatch worker` processes through the PostgreSQL job queue (as crawl.queue: true does) and wait for them to finish it")
+	onQueue := fs.Bool("workers", false, "share the scan with the affwatch worker processes through the PostgreSQL job queue (as crawl.queue: true does) and wait for them to finish it")
 	outFmt := formatFlag(fs, output.Text, output.JSON, output.SARIF)
 	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
