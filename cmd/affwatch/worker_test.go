@@ -247,7 +247,7 @@ func TestScanSharedByWorkersSurvivesAKilledWorker(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		wdir := filepath.Join(dir, "w"+strconv.Itoa(i))
 		os.MkdirAll(wdir, 0o755)
-		cfg := writeConfig(t, wdir, farmConfig(f, shared, dsn, "affwatch-test/w"+strconv.Itoa(i), ", queue_rescue_after: 5s"))
+		cfg := writeConfig(t, wdir, farmConfig(f, shared, dsn, "affwatch-test/w"+strconv.Itoa(i), ", queue_rescue_after: 8s"))
 		w, log := child("worker "+strconv.Itoa(i), "worker", "--config", cfg, "--concurrency", "4", "-v")
 		workers, logs = append(workers, w), append(logs, log)
 	}
