@@ -119,13 +119,89 @@ feed:
 	for _, a := range affs {
 		seeds += len(a.Sites)
 	}
+	tally := watch.tally()
+	tally.Pages, tally.Unverified = pages, unverify
+	return s.conclude(ctx, log, scan.ID, seeds, tally, errs)
+}
+
+// SiteTally is what crawling a share of a scan came to: the pages stored, how many of them
+// could not be verified, and the rules that failed at run time and on how many pages.
+// Tallies of a scan's shares add up (Add) to the scan's.
+type SiteTally struct {
+	Pages       int      `json:"pages"`
+	Unverified  int      `json:"unverified"`
+	RulePages   int      `json:"rule_failed_pages,omitempty"`
+	RulesFailed []string `json:"rules_failed,omitempty"`
+}
+
+// Add adds another share's tally to t.
+func (t *SiteTally) Add(o SiteTally) {
+	t.Pages += o.Pages
+	t.Unverified += o.Unverified
+	t.RulePages += o.RulePages
+	for _, id := range o.RulesFailed {
+		if !slices.Contains(t.RulesFailed, id) {
+			t.RulesFailed = append(t.RulesFailed, id)
+		}
+	}
+	slices.Sort(t.RulesFailed)
+}
+
+// CrawlShare crawls one share of the running scan scanID (an affiliate with some of its
+// sites: a crawl worker's job) and checks and stores each page exactly as Run does. It
+// neither starts nor finishes the scan. Pages are stored idempotently, so a share crawled
+// again (a worker died during it) adds no page or violation twice.
+func (s *Scanner) CrawlShare(ctx context.Context, scanID int64, aff Affiliate) (SiteTally, error) {
+	log := s.Logger
+	if log == nil {
+		log = slog.Default().With("component", "scan")
+	}
+	log = log.With("scan", scanID, "affiliate", aff.ID)
+	watch := &ruleWatch{Evaluator: s.Evaluator, failed: map[string]bool{}}
+	run := *s
+	run.Evaluator = watch
+	var (
+		mu    sync.Mutex
+		tally SiteTally
+	)
+	err := s.Crawler.Crawl(ctx, aff, func(snap Snapshot) error {
+		verified, err := run.checkAndSave(ctx, scanID, aff, snap, log)
+		mu.Lock()
+		tally.Pages++
+		if !verified {
+			tally.Unverified++
+		}
+		mu.Unlock()
+		return err
+	})
+	t := watch.tally()
+	t.Pages, t.Unverified = tally.Pages, tally.Unverified
+	if err != nil {
+		return t, fmt.Errorf("affiliate %s: %w", aff.ID, err)
+	}
+	return t, nil
+}
+
+// Conclude finishes the scan scanID, whose shares were crawled elsewhere (by crawl
+// workers), from the sum of their tallies and the errors of the shares that failed, by
+// the same rules as Run: seeds is the number of seed URLs the scan had.
+func (s *Scanner) Conclude(ctx context.Context, scanID int64, seeds int, tally SiteTally, errs []error) (Scan, error) {
+	log := s.Logger
+	if log == nil {
+		log = slog.Default().With("component", "scan")
+	}
+	return s.conclude(ctx, log.With("scan", scanID), scanID, seeds, tally, errs)
+}
+
+func (s *Scanner) conclude(ctx context.Context, log *slog.Logger, scanID int64, seeds int, tally SiteTally, errs []error) (Scan, error) {
+	pages, unverify := tally.Pages, tally.Unverified
 	// What could not be checked, for a partial scan's record.
 	var gaps []string
 	if unverify > 0 {
 		gaps = append(gaps, fmt.Sprintf("%d page(s) not verified", unverify))
 	}
-	if watch.pages > 0 {
-		gaps = append(gaps, fmt.Sprintf("rules failed on %d page(s): %s", watch.pages, strings.Join(slices.Sorted(maps.Keys(watch.failed)), ", ")))
+	if tally.RulePages > 0 {
+		gaps = append(gaps, fmt.Sprintf("rules failed on %d page(s): %s", tally.RulePages, strings.Join(tally.RulesFailed, ", ")))
 	}
 	if s.PolicyProblems != nil {
 		gaps = append(gaps, s.PolicyProblems.Error())
@@ -143,9 +219,9 @@ feed:
 		status, errText = ScanPartial, strings.Join(gaps, "; ")
 	}
 	// The scan record is finished even when the run's context is gone.
-	done, ferr := s.Store.FinishScan(context.WithoutCancel(ctx), scan.ID, status, errText)
+	done, ferr := s.Store.FinishScan(context.WithoutCancel(ctx), scanID, status, errText)
 	if ferr != nil {
-		return scan, fmt.Errorf("finish scan: %w", ferr)
+		return Scan{ID: scanID}, fmt.Errorf("finish scan: %w", ferr)
 	}
 	log.Info("scan finished", "status", done.Status, "pages", done.Counts.Pages,
 		"new", done.Counts.New, "resolved", done.Counts.Resolved)
@@ -179,6 +255,13 @@ func (w *ruleWatch) Evaluate(ctx context.Context, page *Page) ([]Finding, error)
 		w.mu.Unlock()
 	}
 	return fs, err
+}
+
+// tally is what the watch saw: the pages on which rules failed, and which rules.
+func (w *ruleWatch) tally() SiteTally {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return SiteTally{RulePages: w.pages, RulesFailed: slices.Sorted(maps.Keys(w.failed))}
 }
 
 // checkAndSave evaluates a verified page and stores it with its violations. It reports

@@ -102,6 +102,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	verbose := fs.Bool("v", false, "log every page")
 	prog := fs.String("progress", "auto", "show progress on stderr: `auto|always|never` (auto: when stderr is a terminal)")
 	wait := fs.Bool("wait", false, "when another scan on the database (or the daemon's) holds the scan lock, wait for it instead of exiting 4")
+	onQueue := fs.Bool("workers", false, "share the scan with the affwatch worker processes through the PostgreSQL job queue (as crawl.queue: true does) and wait for them to finish it")
 	outFmt := formatFlag(fs, output.Text, output.JSON, output.SARIF)
 	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
@@ -117,6 +118,12 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if len(cfg.Affiliates) == 0 {
 		// A scan of nothing would "succeed" and say nothing was wrong.
 		return exitError, fmt.Errorf("%w: %s lists no affiliates: nothing to scan (add affiliates with their sites; affwatch init writes a starter file)", ErrConfig, *cfgPath)
+	}
+	if *onQueue {
+		cfg.Crawl.Queue = true
+	}
+	if cfg.Crawl.Queue && !cfg.Store.postgres() {
+		return exitError, errNeedPostgres
 	}
 	var pr *progress
 	switch *prog {
@@ -287,6 +294,9 @@ func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch
 		if err := chrome.Check(cfg.Crawl.ChromiumPath); err != nil {
 			return affwatch.Scan{}, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
+	}
+	if cfg.Crawl.Queue {
+		return queueScan(ctx, cfg, st, eval, problems, log, pr)
 	}
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()

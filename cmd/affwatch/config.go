@@ -151,6 +151,12 @@ type CrawlConfig struct {
 	// RenderAllowHosts are loopback/private host:port a rendered page may reach besides
 	// its own origin, when allow_private_addresses is set.
 	RenderAllowHosts []string `yaml:"render_allow_hosts"`
+	// Queue shares scans with `affwatch worker` processes through the PostgreSQL job
+	// queue (scan and the daemon), instead of crawling in-process. PostgreSQL only.
+	Queue bool `yaml:"queue"`
+	// QueueRescueAfter is how long a site's job may run before it is taken for abandoned
+	// (its worker died) and given to another worker (default site_timeout + 1m).
+	QueueRescueAfter Duration `yaml:"queue_rescue_after"`
 }
 
 // rendering reports whether any page may be rendered: crawl.render or a program's or an

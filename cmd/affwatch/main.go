@@ -74,6 +74,7 @@ var commands = []command{
 	{"tokens create", "", "make a personal API token for a user (printed once)"},
 	{"tokens list", "", "list API tokens"},
 	{"tokens revoke", "ID", "revoke an API token"},
+	{"worker", "", "crawl and judge the sites of scans shared through the PostgreSQL job queue (scan --workers, crawl.queue)"},
 	{"policy test", "", "run the Rego unit tests of the policies"},
 	{"policy check", "", "compile with the schemas, lint METADATA, list unformatted files"},
 	{"policy fmt", "[DIR...]", "list the policy files opa fmt would change (exit 1 if any); --write rewrites them"},
@@ -110,6 +111,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdEvents(ctx, rest, stdout, stderr)
 	case "serve":
 		return exitOK, cmdServe(ctx, rest, stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, rest, stdout, stderr)
 	case "scans":
 		return exitOK, cmdScans(ctx, rest, stdout, stderr)
 	case "users":

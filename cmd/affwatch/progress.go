@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/affwatch/affwatch/internal/queue"
 )
 
 // siteProgress is how one affiliate's crawl stands.
@@ -24,6 +26,15 @@ type progress struct {
 	total int // affiliates in the scan
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	// queued is how a scan shared with workers stands (nil for an in-process scan).
+	queued *queue.Progress
+}
+
+// onQueue is the queue's OnProgress: a scan shared with workers counts sites.
+func (p *progress) onQueue(q queue.Progress) {
+	p.mu.Lock()
+	p.queued = &q
+	p.mu.Unlock()
 }
 
 // isTerminal reports whether w is a character device (a terminal, not a file or pipe).
@@ -78,6 +89,10 @@ func (p *progress) finish() {
 func (p *progress) line(busiest int) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if q := p.queued; q != nil {
+		return fmt.Sprintf("scan %d on the queue: sites %d/%d done, %d being crawled, %d retried; %d pages stored",
+			q.ScanID, q.Done, q.Sites, q.Running, q.Retrying, q.Pages)
+	}
 	var done, failed, queued, finished int
 	var active []string
 	for id, s := range p.sites {

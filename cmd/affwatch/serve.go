@@ -31,6 +31,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.Crawl.Queue && !cfg.Store.postgres() {
+		return fmt.Errorf("crawl.queue: %w", errNeedPostgres)
+	}
 	log := logger(stderr, *verbose)
 	st, err := openStore(ctx, cfg)
 	if err != nil {

@@ -90,12 +90,16 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	for _, j := range s.Jobs {
 		s.status[j.Name] = &Status{}
 		var running sync.Mutex // one run of this job at a time
+		var id cron.EntryID
 		id, err := s.cron.AddFunc(j.Spec, func() {
 			if !running.TryLock() {
 				s.skip(j.Name, "the previous run is still going")
 				return
 			}
 			defer running.Unlock()
+			if !j.Background && !s.claimTick(ctx, j.Name, s.cron.Entry(id)) {
+				return
+			}
 			s.run(ctx, j)
 		})
 		if err != nil {
@@ -121,6 +125,44 @@ func (s *Scheduler) skip(job, why string) {
 	s.status[job].Skipped++
 	s.mu.Unlock()
 	s.log().Warn("run skipped", "job", job, "why", why)
+}
+
+// tickTTL is how long a claim on a tick is kept; expired claims are dropped.
+const tickTTL = 24 * time.Hour
+
+// claimTick claims the tick e is running for, in the store shared by the daemons, and
+// reports whether this daemon got it: of several daemons on one database, only the first
+// runs a pipeline job's tick. The job's lock alone would not do: a short job that one
+// daemon has finished before the other's tick fires would run twice. A tick of an
+// "@every" schedule, which each daemon counts from its own start, is its interval's
+// bucket.
+func (s *Scheduler) claimTick(ctx context.Context, job string, e cron.Entry) bool {
+	tick := e.Prev
+	if tick.IsZero() {
+		tick = time.Now()
+	}
+	if every, ok := e.Schedule.(cron.ConstantDelaySchedule); ok {
+		tick = tick.Truncate(every.Delay)
+	}
+	name := "tick:" + job + "@" + tick.UTC().Format(time.RFC3339)
+	if p, ok := s.Locker.(interface {
+		DropExpiredLocks(ctx context.Context) error
+	}); ok {
+		if err := p.DropExpiredLocks(ctx); err != nil {
+			s.log().Warn("drop expired tick claims", "err", err)
+		}
+	}
+	err := s.Locker.Lock(ctx, name, s.Owner, tickTTL)
+	var h lockHolder
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &h):
+		s.skip(job, "this tick was run by "+h.LockHolder())
+	default:
+		s.skip(job, "claim the tick: "+err.Error())
+	}
+	return false
 }
 
 // run runs one job: after the pipeline job in hand, under the store lock.

@@ -160,3 +160,10 @@ func (s *SQLite) Unlock(ctx context.Context, name, owner string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner)
 	return err
 }
+
+// DropExpiredLocks removes the locks whose time is up and that no one renewed (the
+// daemons' claims on past ticks, the locks of crashed holders).
+func (s *DB) DropExpiredLocks(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM locks WHERE expires_at < ?`, fmtTime(s.Now()))
+	return err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,12 +28,17 @@ func OpenPostgres(ctx context.Context, url, password string) (*DB, error) {
 	}
 	where := fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (4 on two cores) is too few for a crawl worker: the pages being
+		// saved, and the job queue's fetcher, completer, leader election and listener.
+		cfg.MaxConns = max(cfg.MaxConns, 16)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", where, err)
 	}
 	db := sql.OpenDB(pgConnector{stdlib.GetPoolConnector(pool)})
-	s := &DB{db: db, dialect: dialectPostgres, path: where, Now: time.Now, closers: []func(){pool.Close}}
+	s := &DB{db: db, dialect: dialectPostgres, path: where, Now: time.Now, pool: pool, closers: []func(){pool.Close}}
 	if err := db.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", where, err)
@@ -56,5 +62,8 @@ func (s *DB) migrateLocked(ctx context.Context) error {
 		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?)`, migrationLock)
-	return s.migrate(ctx)
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	return s.migrateRiver(ctx)
 }

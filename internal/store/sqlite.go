@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3"
 
 	"github.com/affwatch/affwatch"
@@ -49,6 +50,8 @@ type DB struct {
 
 	// closers release what the database handle does not own (a connection pool).
 	closers []func()
+	// pool is PostgreSQL's connection pool (nil on SQLite).
+	pool *pgxpool.Pool
 
 	// uaIDs caches the ids of user agents already stored.
 	uaMu  sync.Mutex
