@@ -214,7 +214,7 @@ func (s *Scanner) conclude(ctx context.Context, log *slog.Logger, scanID int64, 
 		status, errText = ScanFailed, errors.Join(errs...).Error()
 	case seeds > 0 && pages == unverify:
 		// Nothing was checked: the run did not do its work, whatever it resolved.
-		status, errText = ScanFailed, fmt.Sprintf("no page could be verified (%d page(s) not verified; scans show lists each page's fetch status)", unverify)
+		status, errText = ScanFailed, fmt.Sprintf("no page could be verified (%d page(s) not verified; affwatch pages show URL gives each page's fetch status and error)", unverify)
 	case len(gaps) > 0:
 		status, errText = ScanPartial, strings.Join(gaps, "; ")
 	}

@@ -24,7 +24,7 @@ func formatFlag(fs *flag.FlagSet, offered ...output.Format) *string {
 	for i, f := range offered {
 		names[i] = string(f)
 	}
-	return fs.String("format", string(output.Text), "output format: "+strings.Join(names, ", "))
+	return fs.String("format", string(output.Text), "output `"+strings.Join(names, "|")+"`")
 }
 
 // newReport starts the report of one command run.

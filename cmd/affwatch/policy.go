@@ -83,6 +83,9 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err := parseFlags(fs, args); err != nil {
 		return exitError, err
 	}
+	if *threshold < 0 || *threshold > 100 {
+		return exitError, usageErrorf("--threshold %g: a percentage, from 0 to 100", *threshold)
+	}
 	out, err := output.Get(*outFmt, output.Text, output.JSON, output.JUnit)
 	if err != nil {
 		return exitError, err
@@ -135,7 +138,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return exitViolations, nil
 	}
 	if belowThreshold {
-		fmt.Fprintf(stderr, "coverage %.1f%% is below the threshold %.1f%%\n", run.Coverage.Coverage, *threshold)
+		fmt.Fprintf(stderr, "coverage %.2f%% is below the threshold %.2f%%\n", run.Coverage.Coverage, *threshold)
 		return exitViolations, nil
 	}
 	return exitOK, nil

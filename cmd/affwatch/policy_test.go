@@ -17,8 +17,12 @@ func TestPolicyTestAndCoverage(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "0 failed") || !strings.Contains(out, "overall") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	if code, _, errOut := runCLI(t, "policy", "test", "--coverage", "--threshold", "100.1"); code != exitViolations || !strings.Contains(errOut, "below the threshold") {
-		t.Fatalf("an unreachable threshold: exit %d %s", code, errOut)
+	// the pack's coverage is under 100%: a threshold of 100 is not met, and says by how much
+	if code, _, errOut := runCLI(t, "policy", "test", "--coverage", "--threshold", "100"); code != exitViolations || !strings.Contains(errOut, "below the threshold 100.00%") {
+		t.Fatalf("an unmet threshold: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "policy", "test", "--coverage", "--threshold", "150"); code != exitError || !strings.Contains(errOut, "from 0 to 100") {
+		t.Fatalf("an impossible threshold: exit %d %s", code, errOut)
 	}
 	if code, out, _ := runCLI(t, "policy", "test", "--run", "hijack"); code != exitOK || !strings.Contains(out, "5 tests") {
 		t.Fatalf("--run hijack: exit %d\n%s", code, out)

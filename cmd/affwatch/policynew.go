@@ -151,6 +151,11 @@ func policyNew(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	}
 	fmt.Fprintf(stdout, "\n%s (%s, %s) looks for the placeholder phrase %q. Make it look for what it is about,\n"+
 		"then run affwatch policy test, affwatch policy check and affwatch policy eval --file %s.\n", id, pkg, sev, phrase, fixtureFile)
+	if abs, _ := filepath.Abs(*dir); !containsDir(cfg, abs) {
+		// Tried as a new user would: the rule was written where no command looked for it.
+		fmt.Fprintf(stdout, "\nNote: %s is not in your config's policies.dirs, so those commands will not load the rule yet:\n"+
+			"add it (policies: {dirs: [%s]}) to the config, or pass --dir with a directory that is.\n", *dir, *dir)
+	}
 	return exitOK, nil
 }
 
