@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -557,6 +558,38 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 
 // detectOnce runs the detectors over the window that ends at end, then the joined rules
 // over every affiliate's document, as one scan.
+// applyPrograms applies each program's disabled_rules, severity_overrides and exceptions
+// to detector findings, as the policy engine does to page findings: a disabled rule's
+// findings are dropped, an override sets the severity, an exception keeps the finding as
+// suppressed with its reason.
+func applyPrograms(programs []affwatch.Program, vs []affwatch.Violation, now time.Time) []affwatch.Violation {
+	byID := map[string]affwatch.Program{}
+	for _, p := range programs {
+		byID[p.ID] = p
+	}
+	out := vs[:0]
+	for _, v := range vs {
+		p := byID[v.ProgramID]
+		if slices.Contains(p.DisabledRules, v.RuleID) {
+			continue
+		}
+		if s, ok := p.SeverityOverrides[v.RuleID]; ok && s != affwatch.SeverityUnknown {
+			v.Severity = s
+		}
+		for _, ex := range p.Exceptions {
+			if rules.ExceptionApplies(ex, v.RuleID, v.AffiliateID, v.URL, now) {
+				v.State, v.SuppressedBy, v.SuppressReason = affwatch.StateSuppressed, affwatch.ExceptionSuppressor, ex.Reason
+				if v.SuppressReason == "" {
+					v.SuppressReason = "program exception"
+				}
+				break
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
 	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
 	if err != nil {
@@ -564,7 +597,7 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 	}
 	vs, err := detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
 	if err == nil {
-		_, err = st.SaveDetections(ctx, scan.ID, vs)
+		_, err = st.SaveDetections(ctx, scan.ID, applyPrograms(cfg.Programs, vs, time.Now()))
 	}
 	if err == nil {
 		// The joined rules see the detectors' findings just stored.

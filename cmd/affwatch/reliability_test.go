@@ -336,3 +336,21 @@ func TestScanOfNoAffiliatesIsAConfigError(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// Issue 12: a program's disabled_rules, severity_overrides and exceptions apply to
+// detector findings too, not only to policy findings.
+func TestProgramSettingsApplyToDetectorFindings(t *testing.T) {
+	prog := affwatch.Program{ID: "acme", DisabledRules: []string{"FRAUD-BOT-001"},
+		SeverityOverrides: map[string]affwatch.Severity{"FRAUD-INJ-001": affwatch.SeverityCritical},
+		Exceptions:        []affwatch.Exception{{Rule: "FRAUD-TOD-001", Affiliate: "night-app", Reason: "a night-shift audience"}}}
+	finding := func(rule, aff string) affwatch.Violation {
+		return affwatch.NewViolation(affwatch.Finding{RuleID: rule, Severity: affwatch.SeverityHigh, Message: "m"}, affwatch.SourceDetector,
+			affwatch.Affiliate{ID: aff, Program: "acme"}, "metric:"+rule)
+	}
+	vs := applyPrograms([]affwatch.Program{prog}, []affwatch.Violation{finding("FRAUD-BOT-001", "a"), finding("FRAUD-INJ-001", "a"),
+		finding("FRAUD-TOD-001", "night-app"), finding("FRAUD-TOD-001", "b")}, time.Now())
+	if len(vs) != 3 || vs[0].RuleID != "FRAUD-INJ-001" || vs[0].Severity != affwatch.SeverityCritical ||
+		vs[1].State != affwatch.StateSuppressed || vs[1].SuppressReason != "a night-shift audience" || vs[2].State == affwatch.StateSuppressed {
+		t.Fatalf("after the program's settings: %+v", vs)
+	}
+}
