@@ -65,6 +65,9 @@ type IngestResult struct {
 	// Rejects are the first rejected and conflicting rows (all of them go to
 	// IngestOptions.OnReject).
 	Rejects []Reject `json:"rejects,omitempty"`
+	// Verdicts counts the loaded (and already loaded) events by verdict, when
+	// IngestOptions.Judge is set.
+	Verdicts map[affwatch.Verdict]int `json:"verdicts,omitempty"`
 }
 
 // keptRejects is how many rejected rows a result keeps in memory: a file of nothing but
@@ -83,6 +86,10 @@ type IngestOptions struct {
 	// Now is the clock that timestamps are judged against (default time.Now): an event
 	// more than MaxFutureSkew after it is rejected.
 	Now func() time.Time
+	// Judge, when set, gives each click its reason codes and verdict before it is stored,
+	// and each conversion its verdict once its batch is stored (the store must then be a
+	// VerdictStore). One judge serves one file at a time.
+	Judge *Judge
 }
 
 // Limits on what one row may hold. A longer row or field is rejected with the reason and
@@ -194,10 +201,15 @@ var (
 // that pseudonymise addresses give a number), a missing id or affiliate.
 func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, opt IngestOptions) (IngestResult, error) {
 	v := newValidator(opt)
-	return ingest(ctx, name, r, opt, eventKind[affwatch.Click]{
+	k := eventKind[affwatch.Click]{
 		idColumn: "click_id", parse: v.click, add: st.AddClicks, byID: st.ClicksByID,
 		id: func(c *affwatch.Click) string { return c.ClickID }, diff: diffClicks,
-	})
+	}
+	if j := opt.Judge; j != nil {
+		k.prepare = j.Click
+		k.verdict = func(c *affwatch.Click) affwatch.Verdict { return c.Verdict }
+	}
+	return ingest(ctx, name, r, opt, k)
 }
 
 // IngestConversions streams a CSV or JSON Lines file of conversions into the store. Beside
@@ -208,10 +220,25 @@ func IngestConversions(ctx context.Context, st EventStore, name string, r io.Rea
 		return IngestResult{File: name}, fmt.Errorf("status mapping: %w", err)
 	}
 	v := newValidator(opt)
-	return ingest(ctx, name, r, opt, eventKind[affwatch.Conversion]{
+	k := eventKind[affwatch.Conversion]{
 		idColumn: "conversion_id", parse: v.conversion, add: st.AddConversions, byID: st.ConversionsByID,
 		id: func(c *affwatch.Conversion) string { return c.ConversionID }, diff: diffConversions,
-	})
+	}
+	if j := opt.Judge; j != nil {
+		vst, ok := st.(VerdictStore)
+		if !ok {
+			return IngestResult{File: name}, fmt.Errorf("ingest %s: the store keeps no verdicts", name)
+		}
+		k.judge = func(ctx context.Context, batch []affwatch.Conversion, skip []bool) (map[affwatch.Verdict]int, error) {
+			vs, err := j.Conversions(ctx, vst, batch, skip)
+			counts := map[affwatch.Verdict]int{}
+			for _, v := range vs {
+				counts[v.Verdict]++
+			}
+			return counts, err
+		}
+	}
+	return ingest(ctx, name, r, opt, k)
 }
 
 // eventKind is what ingest needs to know of clicks or conversions.
@@ -223,6 +250,12 @@ type eventKind[T any] struct {
 	id       func(*T) string
 	// diff lists the fields where a row differs from the stored event of its id ("" if none).
 	diff func(row, stored *T) string
+	// prepare and verdict, when set, judge a row before it is stored and read its verdict
+	// (clicks); judge, when set, judges a stored batch, leaving out the rows skip marks
+	// (conversions).
+	prepare func(*T)
+	verdict func(*T) affwatch.Verdict
+	judge   func(ctx context.Context, batch []T, skip []bool) (map[affwatch.Verdict]int, error)
 }
 
 // readError is a file that could not be read on (a gzip stream cut short, a disk error):
@@ -242,6 +275,9 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		lines []int // the line of each row in batch
 	)
 	res := IngestResult{File: name}
+	if k.verdict != nil || k.judge != nil {
+		res.Verdicts = map[affwatch.Verdict]int{}
+	}
 	reject := func(rej Reject) error {
 		if len(res.Rejects) < keptRejects {
 			res.Rejects = append(res.Rejects, rej)
@@ -258,15 +294,38 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		}
 		res.Loaded += n
 		conflicts := 0
+		var conflicting []bool
 		if n < len(batch) {
 			// Some ids were stored already: the same row loaded before, or another row
 			// under the same id (a conflict). Rows inserted just now equal their stored self.
-			if conflicts, err = checkConflicts(ctx, name, batch, lines, k, reject); err != nil {
+			if conflicting, err = checkConflicts(ctx, name, batch, lines, k, reject); err != nil {
 				return err
+			}
+			for _, c := range conflicting {
+				if c {
+					conflicts++
+				}
 			}
 		}
 		res.Conflicts += conflicts
 		res.Duplicates += len(batch) - n - conflicts
+		if k.verdict != nil {
+			for i := range batch {
+				if conflicting == nil || !conflicting[i] {
+					res.Verdicts[k.verdict(&batch[i])]++
+				}
+			}
+		}
+		if k.judge != nil {
+			// A conflicting row is not judged: the stored row stands, with its verdict.
+			counts, err := k.judge(ctx, batch, conflicting)
+			if err != nil {
+				return err
+			}
+			for v, n := range counts {
+				res.Verdicts[v] += n
+			}
+		}
 		batch, lines = batch[:0], lines[:0]
 		return nil
 	}
@@ -311,6 +370,9 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 			res.Rejected++
 			return reject(Reject{File: name, Line: line, Reason: err.Error()})
 		}
+		if k.prepare != nil {
+			k.prepare(&v)
+		}
 		batch, lines = append(batch, v), append(lines, line)
 		if len(batch) >= batchSize {
 			return flush()
@@ -334,36 +396,36 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 }
 
 // checkConflicts compares each row of a batch with the stored event of its id, reports
-// those that differ as conflicts, and returns how many there were.
-func checkConflicts[T any](ctx context.Context, name string, batch []T, lines []int, k eventKind[T], reject func(Reject) error) (int, error) {
+// those that differ as conflicts, and returns which rows they are.
+func checkConflicts[T any](ctx context.Context, name string, batch []T, lines []int, k eventKind[T], reject func(Reject) error) ([]bool, error) {
 	ids := make([]string, len(batch))
 	for i := range batch {
 		ids[i] = k.id(&batch[i])
 	}
 	stored, err := k.byID(ctx, ids)
 	if err != nil {
-		return 0, fmt.Errorf("read stored %ss: %w", strings.TrimSuffix(k.idColumn, "_id"), err)
+		return nil, fmt.Errorf("read stored %ss: %w", strings.TrimSuffix(k.idColumn, "_id"), err)
 	}
 	byID := make(map[string]*T, len(stored))
 	for i := range stored {
 		byID[k.id(&stored[i])] = &stored[i]
 	}
-	n := 0
+	conflicting := make([]bool, len(batch))
 	for i := range batch {
 		s, ok := byID[ids[i]]
 		if !ok {
 			continue
 		}
 		if d := k.diff(&batch[i], s); d != "" {
-			n++
+			conflicting[i] = true
 			rej := Reject{File: name, Line: lines[i], Conflict: true,
 				Reason: fmt.Sprintf("conflict: %s %q is stored with other values: %s", k.idColumn, ids[i], d)}
 			if err := reject(rej); err != nil {
-				return n, err
+				return conflicting, err
 			}
 		}
 	}
-	return n, nil
+	return conflicting, nil
 }
 
 // differences builds the list of fields where a row and the stored event differ.

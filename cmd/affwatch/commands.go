@@ -380,7 +380,11 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rw := &rejectFile{path: *rejects}
 	defer rw.Close()
-	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, Statuses: cfg.Ingest.Statuses, OnReject: rw.Write}
+	judge, err := newJudge(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, Statuses: cfg.Ingest.Statuses, OnReject: rw.Write, Judge: judge}
 	if kind == "conversions" {
 		opt.Mapping = cfg.Ingest.Conversions
 	}
@@ -451,9 +455,32 @@ func ingestReader(ctx context.Context, st detectors.EventStore, kind, name strin
 	return detectors.IngestConversions(ctx, st, name, r, opt)
 }
 
+// newJudge makes the per-event judge of the config's verdict rules, with the stuffing
+// pages the crawler found (stored STUFF-* violations).
+func newJudge(ctx context.Context, cfg *Config, st affwatch.Store) (*detectors.Judge, error) {
+	vs, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
+	if err != nil {
+		return nil, fmt.Errorf("read stuffing findings: %w", err)
+	}
+	return detectors.NewJudge(cfg.Verdicts.rules(cfg.Detect.Thresholds), detectors.StuffedPagesOf(vs)), nil
+}
+
+// verdictCounts writes counts by verdict: "9 ok, 1 review, 0 reject".
+func verdictCounts(m map[affwatch.Verdict]int) string {
+	parts := make([]string, len(affwatch.Verdicts))
+	for i, v := range affwatch.Verdicts {
+		parts[i] = fmt.Sprintf("%d %s", m[v], v)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
-	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected, %d conflicting\n",
-		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected, res.Conflicts)
+	verdicts := ""
+	if res.Verdicts != nil {
+		verdicts = "; verdicts: " + verdictCounts(res.Verdicts)
+	}
+	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected, %d conflicting%s\n",
+		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected, res.Conflicts, verdicts)
 	for i, r := range res.Rejects {
 		if i == 20 {
 			fmt.Fprintf(stderr, "... and %d more rejected or conflicting rows\n", res.Rejected+res.Conflicts-20)
@@ -489,12 +516,15 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	scan, err := detectOnce(ctx, cfg, st, at)
+	scan, judged, err := detectOnce(ctx, cfg, st, at)
 	if err != nil {
 		return failed(err)
 	}
 	fmt.Fprintf(stdout, "detection #%d %s: %d new, %d reopened, %d resolved\n", scan.ID, scan.Status, scan.Counts.New,
 		scan.Counts.Reopened, scan.Counts.Resolved)
+	if judged != nil {
+		fmt.Fprintf(stdout, "conversions judged again in the window: %s\n", verdictCounts(judged.Counts))
+	}
 	return nil
 }
 
@@ -504,14 +534,28 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 		Thresholds: cfg.Detect.Thresholds}
 }
 
-// detectOnce runs the detectors over the window that ends at end, as one scan.
-func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
+// detectOnce judges the window's conversions again (late clicks, orders claimed out of
+// order, stuffing found since they loaded) and runs the detectors over the window that
+// ends at end, as one scan; the detectors' findings show the events behind them.
+func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, *detectors.JudgeSummary, error) {
 	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
 	if err != nil {
-		return scan, err
+		return scan, nil, err
 	}
-	vs, err := detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
+	var judged *detectors.JudgeSummary
+	if vst, ok := st.(detectors.VerdictStore); ok {
+		var judge *detectors.Judge
+		if judge, err = newJudge(ctx, cfg, st); err == nil {
+			opt := detectOptions(cfg, end)
+			judged, err = judge.JudgeStored(ctx, vst, end.Add(-opt.Window), end, opt.History)
+		}
+	}
+	var vs []affwatch.Violation
 	if err == nil {
+		vs, err = detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
+	}
+	if err == nil {
+		judged.Attach(vs)
 		_, err = st.SaveDetections(ctx, scan.ID, vs)
 	}
 	status, msg := affwatch.ScanSucceeded, ""
@@ -519,7 +563,7 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 		status, msg = affwatch.ScanFailed, err.Error()
 	}
 	done, ferr := st.FinishScan(context.WithoutCancel(ctx), scan.ID, status, msg)
-	return done, errors.Join(err, ferr)
+	return done, judged, errors.Join(err, ferr)
 }
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
