@@ -660,13 +660,20 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 	}
 	now := time.Now()
 	set := reportSet{scanKey: fmt.Sprintf("crawl-%d/detect-%d", lastCrawl.ID, lastDetect.ID)}
-	add := func(name, manager string, vs []affwatch.Violation) {
+	var risk *report.Risk
+	if vst, ok := st.(affwatch.VerdictStore); ok {
+		if risk, err = riskOf(ctx, cfg, vst, now.Add(-time.Duration(cfg.Detect.Window))); err != nil {
+			return set, err
+		}
+	}
+	add := func(name, manager string, vs []affwatch.Violation, mine func(string) bool) {
 		r := report.Build(title, manager, vs, since, now)
 		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
+		r.Risk = risk.Only(mine)
 		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
 	}
 	if onlyManager == "" {
-		add("all", "", all)
+		add("all", "", all, func(string) bool { return true })
 	}
 	for _, m := range order {
 		if onlyManager != "" && m != onlyManager {
@@ -682,12 +689,61 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 				vs = append(vs, v)
 			}
 		}
-		add(fileSafe(m), m, vs)
+		add(fileSafe(m), m, vs, func(id string) bool { return mine[id] })
 	}
 	if onlyManager != "" && len(set.reports) == 0 {
 		return set, fmt.Errorf("no affiliate has manager %q", onlyManager)
 	}
 	return set, nil
+}
+
+// riskEvents is how many of an affiliate's review and reject conversions a report lists.
+const riskEvents = 5
+
+// riskOf is the commission at risk since a time: the store's sums per affiliate, the
+// conversions behind them counted by verdict, the first few listed, each affiliate with
+// its manager. Conversions the network already took back count for nothing, as in the
+// sums.
+func riskOf(ctx context.Context, cfg *Config, st affwatch.VerdictStore, since time.Time) (*report.Risk, error) {
+	sums, err := st.CommissionAtRisk(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	byAff := map[string]*report.AffiliateRisk{}
+	err = st.EachVerdict(ctx, affwatch.VerdictFilter{Verdicts: []affwatch.Verdict{affwatch.VerdictReview, affwatch.VerdictReject}, Since: since},
+		func(v affwatch.EventVerdict) error {
+			if _, ok := sums[v.AffiliateID]; !ok {
+				return nil // every one of them was taken back already
+			}
+			if detectors.Reversed(v.Status) {
+				return nil
+			}
+			a := byAff[v.AffiliateID]
+			if a == nil {
+				a = &report.AffiliateRisk{AffiliateID: v.AffiliateID, Commission: sums[v.AffiliateID]}
+				if af, ok := cfg.affiliate(v.AffiliateID); ok {
+					a.Manager = af.ManagerEmail
+				}
+				byAff[v.AffiliateID] = a
+			}
+			if v.Verdict == affwatch.VerdictReject {
+				a.Reject++
+			} else {
+				a.Review++
+			}
+			if len(a.Events) < riskEvents {
+				a.Events = append(a.Events, v)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	affs := make([]report.AffiliateRisk, 0, len(byAff))
+	for _, a := range byAff {
+		affs = append(affs, *a)
+	}
+	return report.NewRisk(since, affs), nil
 }
 
 // write writes every report as HTML, text, CSV and JSON into dir and returns the files.
