@@ -138,7 +138,9 @@ func eventsList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "csv":
 		cw := csv.NewWriter(stdout)
 		cw.Write([]string{"conversion_id", "order_id", "reason"})
-		write = func(v affwatch.EventVerdict) error { return cw.Write([]string{v.ConversionID, v.OrderID, v.ReasonText()}) }
+		write = func(v affwatch.EventVerdict) error {
+			return cw.Write([]string{v.ConversionID, v.OrderID, v.ReasonText()})
+		}
 		done = func() error { cw.Flush(); return cw.Error() }
 	case "json":
 		// One JSON document per line, streamed: a month of verdicts need not fit in memory.

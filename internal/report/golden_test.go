@@ -34,7 +34,7 @@ func sampleReport() report.Report {
 		Message: "56.7% of conversions (55 of 97) came within 10 s of their click, against 2.6% in the program",
 		Evidence: affwatch.Evidence{Snippet: "56.7% of conversions came within 10 s", Key: "FRAUD-INJ-001", Tier: "act",
 			Numbers: map[string]float64{"value": 0.567, "baseline": 0.026, "p": 1e-16, "q": 3e-15, "n": 97, "events": 55},
-			Events: []affwatch.EventVerdict{fastEvent("v-1001", "o-77", 3), fastEvent("v-1002", "o-78", 1.5)}},
+			Events:  []affwatch.EventVerdict{fastEvent("v-1001", "o-77", 3), fastEvent("v-1002", "o-78", 1.5)}},
 		State: affwatch.StateOpen, FirstSeen: now.Add(-50 * time.Hour), LastSeen: now.Add(-1 * time.Hour),
 	}, {
 		Fingerprint: "0011223344556677", RuleID: "DISC-002", Title: "Disclosure after the first affiliate link",
