@@ -12,6 +12,7 @@ import (
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/internal/notify"
 	"github.com/affwatch/affwatch/internal/schedule"
+	"github.com/affwatch/affwatch/internal/score"
 	"github.com/affwatch/affwatch/rules"
 )
 
@@ -20,7 +21,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	cfgPath := configFlag(fs)
-	health := fs.String("health", "127.0.0.1:8089", "`ADDR` of the health endpoint (GET /healthz); empty: none")
+	health := fs.String("health", "127.0.0.1:8089", "`ADDR` of the health endpoint (GET /healthz) and the score endpoint (POST "+score.Path+", loopback clients only); empty: none")
 	reload := fs.Duration("reload-every", 30*time.Second, "how often (a `DURATION`) policy files and bundles are checked for changes")
 	verbose := fs.Bool("v", false, "log every page")
 	if err := parseFlags(fs, args); err != nil {
@@ -126,10 +127,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /healthz", s.ServeHealth)
+		// Conversions scored at postback time; loopback clients only (the handler checks).
+		judge, err := newJudge(ctx, cfg, st)
+		if err != nil {
+			ln.Close()
+			s.Stop()
+			return err
+		}
+		mux.Handle("POST "+score.Path, (&score.Server{Store: st, Judge: judge, Logger: log.With("component", "score")}).Handler())
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
-		fmt.Fprintf(stdout, "health: http://%s/healthz\n", ln.Addr())
+		fmt.Fprintf(stdout, "health: http://%s/healthz; score: POST http://%s%s\n", ln.Addr(), ln.Addr(), score.Path)
 	}
 	fmt.Fprintf(stdout, "affwatch serve: %d job(s) scheduled (%s); stop with SIGINT or SIGTERM\n", len(jobs), loc)
 	<-ctx.Done()

@@ -291,7 +291,19 @@ func (s *SQLite) eachByID(ctx context.Context, query string, ids []string, scan 
 		for _, id := range ids[start:end] {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, query+"("+placeholders(end-start)+")", args...)
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if end-start == 1 {
+			// One id (the score endpoint's lookups): a statement prepared once.
+			var st *sql.Stmt
+			if st, err = s.prepared(ctx, query+"(?)"); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = s.db.QueryContext(ctx, query+"("+placeholders(end-start)+")", args...)
+		}
 		if err != nil {
 			return fmt.Errorf("look up ids: %w", err)
 		}

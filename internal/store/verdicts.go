@@ -170,7 +170,10 @@ func (s *DB) ConversionsByOrder(ctx context.Context, orderIDs []string) ([]affwa
 // of these addresses, timed from from to to (inclusive), with only ConversionID, TS and
 // ClickIP set.
 func (s *DB) VerdictsByClickIP(ctx context.Context, ips []string, from, to time.Time) ([]affwatch.EventVerdict, error) {
-	var out []affwatch.EventVerdict
+	var (
+		out []affwatch.EventVerdict
+		err error
+	)
 	args := make([]any, 0, idsPerQuery+2)
 	for start := 0; start < len(ips); start += idsPerQuery {
 		end := min(start+idsPerQuery, len(ips))
@@ -178,8 +181,16 @@ func (s *DB) VerdictsByClickIP(ctx context.Context, ips []string, from, to time.
 		for _, ip := range ips[start:end] {
 			args = append(args, ip)
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT conversion_id, ts, click_ip FROM conversion_verdicts
-			WHERE ts >= ? AND ts <= ? AND click_ip IN (`+placeholders(end-start)+`)`, args...)
+		q := `SELECT conversion_id, ts, click_ip FROM conversion_verdicts WHERE ts >= ? AND ts <= ? AND click_ip IN (` + placeholders(end-start) + `)`
+		var rows *sql.Rows
+		if end-start == 1 {
+			var st *sql.Stmt
+			if st, err = s.prepared(ctx, q); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = s.db.QueryContext(ctx, q, args...)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("verdicts by address: %w", err)
 		}
