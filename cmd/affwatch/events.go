@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,11 +36,15 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	days := fs.Int("days", 35, "`N` days of traffic")
 	perDay := fs.Float64("clicks-per-day", 120, "`N`, the median affiliate's daily clicks")
 	end := fs.String("end", "", "end of the traffic, a `TIME` (RFC 3339; default the start of today, UTC)")
+	scenario := fs.String("scenario", "standard", "the program to write, a `NAME`: standard, spread, mixed, ramp or odd_clean (README, \"Per-event verdicts\")")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	opt := detectors.GenOptions{Seed: *seed, Affiliates: *affiliates, FraudPerPattern: *fraud, Days: *days, ClicksPerDay: *perDay,
-		End: time.Now().UTC().Truncate(24 * time.Hour)}
+		End: time.Now().UTC().Truncate(24 * time.Hour), Scenario: strings.TrimPrefix(*scenario, "standard")}
+	if !slices.Contains(detectors.Scenarios, opt.Scenario) {
+		return usageErrorf("--scenario %q: want standard, spread, mixed, ramp or odd_clean", *scenario)
+	}
 	if *end != "" {
 		t, err := detectors.ParseTime(*end)
 		if err != nil {
@@ -46,8 +52,12 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		opt.End = t
 	}
-	if *affiliates < *fraud*len(detectors.Patterns) {
-		return fmt.Errorf("--affiliates %d cannot hold %d fraudulent affiliates for each of %d patterns", *affiliates, *fraud, len(detectors.Patterns))
+	perPattern := *fraud
+	if opt.Scenario == detectors.ScenarioSpread {
+		perPattern *= 2
+	}
+	if *affiliates < perPattern*len(detectors.Patterns) {
+		return fmt.Errorf("--affiliates %d cannot hold %d fraudulent affiliates for each of %d patterns", *affiliates, perPattern, len(detectors.Patterns))
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
@@ -61,6 +71,15 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		clicks.Close()
 		return err
 	}
+	ef, err := os.Create(filepath.Join(*out, "event-labels.csv"))
+	if err != nil {
+		clicks.Close()
+		convs.Close()
+		return err
+	}
+	ew := csv.NewWriter(ef)
+	ew.Write([]string{"kind", "id", "affiliate_id", "pattern"})
+	opt.Event = func(l detectors.EventLabel) error { return ew.Write([]string{l.Kind, l.ID, l.AffiliateID, l.Pattern}) }
 	cw, vw := detectors.NewClickCSV(clicks), detectors.NewConversionCSV(convs)
 	nc, nv := 0, 0
 	labels, err := detectors.Generate(opt, func(c affwatch.Click) error {
@@ -72,7 +91,8 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return cw.Click(c)
 	}, func(v affwatch.Conversion) error { nv++; return vw.Conversion(v) })
-	err = errors.Join(err, cw.Flush(), vw.Flush(), clicks.Close(), convs.Close())
+	ew.Flush()
+	err = errors.Join(err, cw.Flush(), vw.Flush(), clicks.Close(), convs.Close(), ew.Error(), ef.Close())
 	if err != nil {
 		return err
 	}
@@ -81,7 +101,7 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	lw := csv.NewWriter(lf)
-	lw.Write([]string{"affiliate_id", "program", "pattern"})
+	lw.Write([]string{"affiliate_id", "program", "pattern", "audience"})
 	fraudCount := 0
 	for _, l := range labels {
 		p := l.Pattern
@@ -90,7 +110,7 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else {
 			fraudCount++
 		}
-		lw.Write([]string{l.AffiliateID, "synthetic", p})
+		lw.Write([]string{l.AffiliateID, "synthetic", p, l.Audience})
 	}
 	lw.Flush()
 	if err := errors.Join(lw.Error(), lf.Close()); err != nil {
