@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -278,7 +280,13 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 	if k.verdict != nil || k.judge != nil {
 		res.Verdicts = map[affwatch.Verdict]int{}
 	}
+	// Rows are read and checked on this goroutine while the batch before is written on
+	// another: on two cores the store's inserts and the parsing overlap. mu serialises
+	// what both touch: the kept rejects and OnReject.
+	var mu sync.Mutex
 	reject := func(rej Reject) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if len(res.Rejects) < keptRejects {
 			res.Rejects = append(res.Rejects, rej)
 		}
@@ -287,7 +295,7 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		}
 		return nil
 	}
-	flush := func() error {
+	write := func(batch []T, lines []int) error {
 		n, err := k.add(ctx, batch)
 		if err != nil {
 			return err
@@ -326,9 +334,47 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 				res.Verdicts[v] += n
 			}
 		}
-		batch, lines = batch[:0], lines[:0]
 		return nil
 	}
+	type pending struct {
+		batch []T
+		lines []int
+	}
+	work := make(chan pending, 1)
+	written := make(chan error, 1)
+	var writeFailed atomic.Bool
+	go func() {
+		var err error
+		for p := range work {
+			if err == nil {
+				if err = write(p.batch, p.lines); err != nil {
+					writeFailed.Store(true)
+				}
+			}
+		}
+		written <- err
+	}()
+	// flush hands the batch to the writer; finish waits for every batch to be written.
+	flush := func() error {
+		if writeFailed.Load() {
+			return errWriteFailed
+		}
+		if len(batch) > 0 {
+			work <- pending{batch, lines}
+			batch, lines = make([]T, 0, batchSize), make([]int, 0, batchSize)
+		}
+		return nil
+	}
+	finished := false
+	finish := func() error {
+		if finished {
+			return nil
+		}
+		finished = true
+		close(work)
+		return <-written
+	}
+	defer finish()
 	m := opt.Mapping
 	var optional []string // canonical columns whose emptiness skips the row
 	rowIDs := false       // whether a column is made from the file and line
@@ -383,17 +429,30 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 	if errors.As(err, &rerr) {
 		// The rows read before the break are good: load them, and say how far the file
 		// got. Ids make loading the whole file again finish the job without doubling.
-		if ferr := flush(); ferr != nil {
-			return res, errors.Join(fmt.Errorf("read %s: %w", name, err), ferr)
+		ferr := flush()
+		if werr := finish(); werr != nil || ferr != nil {
+			return res, errors.Join(fmt.Errorf("read %s: %w", name, err), werr)
 		}
 		return res, fmt.Errorf("read %s: %w; %d rows loaded (the file is cut short or damaged: load the whole file again to load the rest, rows already loaded are not loaded twice)",
 			name, err, res.Loaded)
 	}
-	if err == nil && len(batch) > 0 {
+	if err == nil {
 		err = flush()
+	}
+	if werr := finish(); werr != nil {
+		// The writer's own error, not the placeholder the reader stopped on.
+		if errors.Is(err, errWriteFailed) || err == nil {
+			err = werr
+		} else {
+			err = errors.Join(err, werr)
+		}
 	}
 	return res, err
 }
+
+// errWriteFailed stops reading a file once a batch could not be written (the writer's
+// error is returned in its place).
+var errWriteFailed = errors.New("a batch could not be written")
 
 // checkConflicts compares each row of a batch with the stored event of its id, reports
 // those that differ as conflicts, and returns which rows they are.
