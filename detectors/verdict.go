@@ -201,8 +201,12 @@ type Judge struct {
 	stuffed map[string][]StuffedPage // affiliate + page key -> pages
 	seed    maphash.Seed
 	uaBot   map[string]bool
-	flood   map[uint64]*burst
+	flood   map[uint64]burst
 	floodAt int64 // the latest click time seen, Unix ms
+	// prune is the size of the flood map at which bursts that ended more than a flood
+	// window ago are dropped: twice what was left the last time, so pruning costs one step
+	// per click however many addresses are active.
+	prune int
 }
 
 // burst is one address and user agent's current run of clicks.
@@ -215,11 +219,15 @@ type burst struct {
 // are dropped, and if that is not enough, all of them.
 const maxFloodKeys = 500_000
 
+// minFloodPrune is the smallest flood map that is pruned.
+const minFloodPrune = 20_000
+
 // NewJudge makes a judge with the rules (defaults filled in), the shipped datacenter
 // ranges and the stuffing pages found by the crawler.
 func NewJudge(rules VerdictRules, stuffed []StuffedPage) *Judge {
 	j := &Judge{Rules: rules.WithDefaults(), Datacenters: DefaultDatacenters(), Now: time.Now,
-		stuffed: map[string][]StuffedPage{}, seed: maphash.MakeSeed(), uaBot: map[string]bool{}, flood: map[uint64]*burst{}}
+		stuffed: map[string][]StuffedPage{}, seed: maphash.MakeSeed(), uaBot: map[string]bool{}, flood: map[uint64]burst{},
+		prune: minFloodPrune}
 	for _, p := range stuffed {
 		k := p.AffiliateID + "\x00" + pageKey(p.URL)
 		j.stuffed[k] = append(j.stuffed[k], p)
@@ -327,9 +335,9 @@ func (j *Judge) flooded(c *affwatch.Click) bool {
 	k := h.Sum64()
 	ts, win := c.TS.UnixMilli(), j.Rules.FloodWindow.Milliseconds()
 	j.floodAt = max(j.floodAt, ts)
-	b := j.flood[k]
-	if b == nil {
-		if len(j.flood) >= maxFloodKeys {
+	b, ok := j.flood[k]
+	if !ok {
+		if len(j.flood) >= j.prune {
 			for k, b := range j.flood {
 				if j.floodAt-b.last > win {
 					delete(j.flood, k)
@@ -338,15 +346,16 @@ func (j *Judge) flooded(c *affwatch.Click) bool {
 			if len(j.flood) >= maxFloodKeys {
 				clear(j.flood)
 			}
+			j.prune = max(2*len(j.flood), minFloodPrune)
 		}
-		b = &burst{start: ts, last: ts}
-		j.flood[k] = b
+		b = burst{start: ts, last: ts}
 	}
 	if d := ts - b.start; d > win || d < -win {
 		b.start, b.n = ts, 0
 	}
 	b.n++
 	b.last = max(b.last, ts)
+	j.flood[k] = b
 	return b.n >= j.Rules.FloodClicks
 }
 
