@@ -11,7 +11,8 @@ import (
 // exactly the columns of a bulk-reversal upload, and several verdicts can be asked for.
 func TestEventsListGivesTheReversalUpload(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "programs: [{id: p}]\n")
+	// The window reaches back to the events' day, so the report counts them at risk.
+	cfg := writeConfig(t, dir, "programs: [{id: p}]\naffiliates: [{id: a, program: p, manager: m@example.com}]\ndetect: {window: 3650d}\n")
 	clicks := filepath.Join(dir, "clicks.csv")
 	convs := filepath.Join(dir, "conversions.csv")
 	os.WriteFile(clicks, []byte("click_id,ts,affiliate_id,ip,user_agent\n"+
@@ -52,6 +53,24 @@ func TestEventsListGivesTheReversalUpload(t *testing.T) {
 	code, out, errOut = runCLI(t, "detect", "--config", cfg, "--end", "2026-11-02T00:00:00Z")
 	if code != exitOK || !strings.Contains(out, "conversions judged again in the window: 1 ok, 1 review, 1 reject") {
 		t.Fatalf("detect: exit %d\n%s%s", code, out, errOut)
+	}
+	// The reports sum the commission at risk per affiliate and manager, and list the events.
+	reports := filepath.Join(dir, "reports")
+	if code, out, errOut := runCLI(t, "report", "--config", cfg, "--out", reports); code != exitOK {
+		t.Fatalf("report: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, f := range []struct{ file, want string }{
+		{"report-all.txt", "COMMISSION AT RISK"},
+		{"report-all.txt", "manager m@example.com: 6.50 over 1 affiliate(s)"},
+		{"report-all.txt", "a: 6.50 (1 reject, 1 review)"},
+		{"report-all.txt", "v1 order o1 2.50 reject: CTIT_FAST: converted 4 s after its click (floor 10 s)"},
+		{"report-m@example.com.txt", "a: 6.50 (1 reject, 1 review)"},
+		{"report-all.json", `"CommissionAtRisk": {`},
+	} {
+		b, err := os.ReadFile(filepath.Join(reports, f.file))
+		if err != nil || !strings.Contains(string(b), f.want) {
+			t.Errorf("%s does not say %q (%v):\n%s", f.file, f.want, err, b)
+		}
 	}
 }
 
