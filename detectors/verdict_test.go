@@ -185,3 +185,37 @@ func TestDatacenterRanges(t *testing.T) {
 		}
 	}
 }
+
+// A detector finding shows the affiliate's events behind it: an affiliate with 2 of 2
+// conversions under the floor has both listed, with their numbers, under its injection
+// finding (and none under a rule whose codes it did not earn).
+func TestFindingsCarryTheirEvents(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	judge := detectors.NewJudge(detectors.VerdictRules{}, nil)
+	opt := detectors.IngestOptions{Judge: judge, Now: func() time.Time { return time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) }}
+	clicks := "click_id,ts,affiliate_id,ip,user_agent\n" +
+		"c1,2026-11-01T10:00:00Z,a,81.2.69.1,Mozilla/5.0 (X11; Linux) Firefox/132.0\n" +
+		"c2,2026-11-01T11:00:00Z,a,81.2.69.2,Mozilla/5.0 (X11; Linux) Firefox/132.0\n"
+	convs := "conversion_id,click_id,ts,affiliate_id,order_id,commission\n" +
+		"v1,c1,2026-11-01T10:00:02Z,a,o1,3\nv2,c2,2026-11-01T11:00:05Z,a,o2,3\n"
+	if _, err := detectors.IngestClicks(ctx, st, "k.csv", strings.NewReader(clicks), opt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := detectors.IngestConversions(ctx, st, "v.csv", strings.NewReader(convs), opt); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := judge.JudgeStored(ctx, st, time.Date(2026, 10, 26, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := []affwatch.Violation{{RuleID: detectors.RuleClickInjection, AffiliateID: "a"}, {RuleID: detectors.RuleBots, AffiliateID: "a"}}
+	sum.Attach(vs)
+	ev := vs[0].Evidence
+	if len(ev.Events) != 2 || ev.Numbers["events"] != 2 || ev.Events[0].ConversionID != "v1" || ev.Events[1].Reasons[0].Numbers["ctit_seconds"] != 5 {
+		t.Fatalf("injection finding's events: %+v %v", ev.Events, ev.Numbers)
+	}
+	if len(vs[1].Evidence.Events) != 0 {
+		t.Fatalf("the bots finding lists events: %+v", vs[1].Evidence.Events)
+	}
+}
