@@ -1,18 +1,30 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/affwatch/affwatch/internal/testkit"
 )
 
 // Ingest judges every conversion; `events list --verdict reject --format csv` gives
 // exactly the columns of a bulk-reversal upload, and several verdicts can be asked for.
-func TestEventsListGivesTheReversalUpload(t *testing.T) {
+func TestEventsListGivesTheReversalUpload(t *testing.T) { verdictsEndToEnd(t, "") }
+
+// The same on PostgreSQL.
+func TestVerdictsOnPostgres(t *testing.T) {
+	verdictsEndToEnd(t, fmt.Sprintf("store: {dsn: %q}\n", testkit.Postgres(t)))
+}
+
+// verdictsEndToEnd ingests, lists, detects and reports on the store extra names (none:
+// SQLite in the test's directory).
+func verdictsEndToEnd(t *testing.T, extra string) {
 	dir := t.TempDir()
 	// The window reaches back to the events' day, so the report counts them at risk.
-	cfg := writeConfig(t, dir, "programs: [{id: p}]\naffiliates: [{id: a, program: p, manager: m@example.com}]\ndetect: {window: 3650d}\n")
+	cfg := writeConfig(t, dir, "programs: [{id: p}]\naffiliates: [{id: a, program: p, manager: m@example.com}]\ndetect: {window: 3650d}\n"+extra)
 	clicks := filepath.Join(dir, "clicks.csv")
 	convs := filepath.Join(dir, "conversions.csv")
 	os.WriteFile(clicks, []byte("click_id,ts,affiliate_id,ip,user_agent\n"+
