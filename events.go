@@ -13,6 +13,10 @@ type Click struct {
 	Referrer    string    `json:"referrer,omitempty"`
 	Country     string    `json:"country,omitempty"`
 	LandingURL  string    `json:"landing_url,omitempty"`
+	// Verdict and Codes are the click's own judgement (automation, a flood, a hosting
+	// address, a stuffing page), made at ingest; empty on clicks stored before verdicts.
+	Verdict Verdict  `json:"verdict,omitempty"`
+	Codes   []string `json:"codes,omitempty"`
 }
 
 // Conversion is a sale or lead credited to an affiliate, ideally tied to the click that

@@ -57,6 +57,10 @@ type Evidence struct {
 	// Tier is a detector finding's strength: "review" (worth a look) or "act" (hold the
 	// commissions).
 	Tier string `json:"tier,omitempty"`
+	// Events are per-event verdicts behind a detector finding: the affiliate's
+	// conversions that earned the reason codes the detector measures (the first few), each
+	// with its codes and their numbers.
+	Events []EventVerdict `json:"events,omitempty"`
 }
 
 // Finding is one result of a rule or detector, before it is tracked as a Violation.

@@ -28,8 +28,9 @@ func TestDeeplyNestedPageIsStillRead(t *testing.T) {
 }
 
 // A hostile page of many open elements and stray end tags is read in time linear in its
-// size: four times the page takes about four times as long, not sixteen (a ratio, so a
-// loaded machine does not fail it; a minute is the bound against a hang).
+// size: eight times the page takes about eight times as long (measured 6x alone, 10-15x
+// with other test binaries running), never the 64x of a quadratic reader. A ratio, so a
+// loaded machine does not fail it; a minute is the bound against a hang.
 func TestFlatteningHostilePageIsLinear(t *testing.T) {
 	page := func(n int) []byte {
 		return []byte(strings.Repeat("<b>", n) + strings.Repeat("</x>", n) +
@@ -46,12 +47,12 @@ func TestFlatteningHostilePageIsLinear(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	small := min(extract(50_000), extract(50_000))
+	small := min(extract(25_000), extract(25_000))
 	large := extract(200_000)
 	if large > time.Minute {
 		t.Fatalf("200,000 open elements took %s", large)
 	}
-	if ratio := float64(large) / float64(small); ratio > 9 {
-		t.Fatalf("4x the page took %.1fx as long (%s against %s): not linear", ratio, large, small)
+	if ratio := float64(large) / float64(small); ratio > 32 {
+		t.Fatalf("8x the page took %.1fx as long (%s against %s): not linear", ratio, large, small)
 	}
 }

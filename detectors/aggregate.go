@@ -129,6 +129,10 @@ func (a *aggregates) stats(aff string) *affStats {
 	return s
 }
 
+// Reversed says whether a conversion status means the network took it back (its
+// commission is not at risk any more).
+func Reversed(status string) bool { return reversedStatuses[status] }
+
 // reversedStatuses are the network words for a conversion taken back.
 var reversedStatuses = map[string]bool{"reversed": true, "refunded": true, "rejected": true, "declined": true,
 	"chargeback": true, "cancelled": true, "canceled": true, "void": true}

@@ -46,11 +46,15 @@ func clickCSV(b *testing.B, opt detectors.GenOptions) ([]byte, int) {
 	return buf.Bytes(), n
 }
 
-// BenchmarkIngestClicks measures clicks per second from CSV: parsing alone, and into the
-// SQLite store (a fresh database each round, so every row is a real insert).
+// BenchmarkIngestClicks measures clicks per second from CSV: parsing alone, into the
+// SQLite store (a fresh database on disk, in the test's temporary directory, each round,
+// so every row is a real insert), and into the store with every click judged on the way
+// (reason codes and verdicts). The last two report their rate as a share of parsing
+// alone, and the verdicts their cost beside the plain store's, from the same run.
 func BenchmarkIngestClicks(b *testing.B) {
 	ctx := context.Background()
 	raw, n := clickCSV(b, detectors.GenOptions{Seed: 1, Affiliates: 200, FraudPerPattern: 2, Days: 10, ClicksPerDay: 250})
+	rates := map[string]float64{}
 	b.Run("parse-only", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
@@ -58,30 +62,49 @@ func BenchmarkIngestClicks(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "clicks/s")
+		rates["parse"] = float64(n*b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(rates["parse"], "clicks/s")
 	})
-	b.Run("sqlite", func(b *testing.B) {
-		b.SetBytes(int64(len(raw)))
-		var elapsed time.Duration
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			st, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("i%d.db", i)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			t0 := time.Now()
-			res, err := detectors.IngestClicks(ctx, st, "clicks.csv", bytes.NewReader(raw), detectors.IngestOptions{})
-			elapsed += time.Since(t0)
-			if err != nil || res.Loaded != n {
-				b.Fatalf("%v %+v", err, res)
-			}
-			b.StopTimer()
-			st.Close()
-			b.StartTimer()
+	for _, judged := range []bool{false, true} {
+		name := "sqlite"
+		if judged {
+			name = "sqlite-verdicts"
 		}
-		b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "clicks/s")
-	})
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			var elapsed time.Duration
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				st, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), fmt.Sprintf("i%d.db", i)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				opt := detectors.IngestOptions{}
+				if judged {
+					opt.Judge = detectors.NewJudge(detectors.VerdictRules{}, nil)
+				}
+				b.StartTimer()
+				t0 := time.Now()
+				res, err := detectors.IngestClicks(ctx, st, "clicks.csv", bytes.NewReader(raw), opt)
+				elapsed += time.Since(t0)
+				if err != nil || res.Loaded != n {
+					b.Fatalf("%v %+v", err, res)
+				}
+				b.StopTimer()
+				st.Close()
+				b.StartTimer()
+			}
+			rate := float64(n*b.N) / elapsed.Seconds()
+			rates[name] = rate
+			b.ReportMetric(rate, "clicks/s")
+			if p := rates["parse"]; p > 0 {
+				b.ReportMetric(100*rate/p, "%-of-parse-only")
+			}
+			if plain := rates["sqlite"]; judged && plain > 0 {
+				b.ReportMetric(100*(plain/rate-1), "%-verdict-cost")
+			}
+		})
+	}
 }
 
 // benchProgram is the program the detection benchmark judges: AFFWATCH_BENCH_CLICKS sets

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -70,6 +71,45 @@ type GenOptions struct {
 	ConversionRate float64
 	// Program is the program id written in the labels.
 	Program string
+	// Scenario is one of Scenarios ("" is the standard program the detectors were built
+	// on; the others are harder, and were not used to set any threshold).
+	Scenario string
+	// Event, when set, is called with every fraudulent event the generator writes, for
+	// scoring per-event verdicts (events not named are honest).
+	Event func(EventLabel) error
+}
+
+// Scenarios the generator can write besides the standard program.
+const (
+	// ScenarioSpread: each pattern's fraud spread over twice as many affiliates, each a
+	// fifth of the median affiliate's volume.
+	ScenarioSpread = "spread"
+	// ScenarioMixed: every fraudulent affiliate runs two patterns at once.
+	ScenarioMixed = "mixed"
+	// ScenarioRamp: the fraud grows from nothing on the first day to full strength on the
+	// last, so the affiliate's own history is part fraud too.
+	ScenarioRamp = "ramp"
+	// ScenarioOddClean: the standard fraud, plus clean affiliates with legitimately odd
+	// audiences: a night-shift app (clicks in the small hours) and a newsletter blast day
+	// (a day of six times the clicks, sent in one morning).
+	ScenarioOddClean = "odd_clean"
+)
+
+// Scenarios lists them; "" is the standard program.
+var Scenarios = []string{"", ScenarioSpread, ScenarioMixed, ScenarioRamp, ScenarioOddClean}
+
+// Audiences of the odd-clean scenario's honest affiliates (Label.Audience).
+const (
+	AudienceNightShift = "night_shift"
+	AudienceNewsletter = "newsletter_blast"
+)
+
+// EventLabel names one fraudulent event and its pattern.
+type EventLabel struct {
+	Kind        string // "click" or "conversion"
+	ID          string
+	AffiliateID string
+	Pattern     string
 }
 
 func (o *GenOptions) defaults() {
@@ -99,10 +139,28 @@ func (o *GenOptions) defaults() {
 	}
 }
 
-// Label is the ground truth of one affiliate: its fraud pattern, or "" when clean.
+// Label is the ground truth of one affiliate: its fraud pattern, or "" when clean (in the
+// mixed scenario two patterns joined by "+"; Patterns splits them). Audience names a clean
+// affiliate's odd but honest audience, if it has one.
 type Label struct {
 	AffiliateID string
 	Pattern     string
+	Audience    string
+}
+
+// Patterns returns the label's patterns (none when clean).
+func (l Label) Patterns() []string {
+	if l.Pattern == "" {
+		return nil
+	}
+	return strings.Split(l.Pattern, "+")
+}
+
+// mixedPairs are the second patterns of the mixed scenario, by first pattern.
+var mixedPairs = map[string]string{
+	PatternClickSpam: PatternIP, PatternClickInjection: PatternBots, PatternFakeConversions: PatternReversals,
+	PatternIP: PatternTimeOfDay, PatternBots: PatternVolumeSpike, PatternTimeOfDay: PatternClickInjection,
+	PatternVolumeSpike: PatternIntegrity, PatternReversals: PatternClickSpam, PatternIntegrity: PatternFakeConversions,
 }
 
 // hourProfile is the program's share of clicks by hour of day (UTC): low at night, a
@@ -140,6 +198,9 @@ var botUAs = []string{"", "python-requests/2.32.3", "Mozilla/5.0 (X11; Linux x86
 // genAff is one synthetic affiliate's behaviour.
 type genAff struct {
 	id, pattern string
+	patterns    map[string]bool
+	audience    string
+	blastDay    int
 	daily, cr   float64
 	hours       [24]float64
 	revRate     float64
@@ -173,33 +234,89 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 		}
 		affs[i] = a
 	}
+	perPattern := opt.FraudPerPattern
+	if opt.Scenario == ScenarioSpread {
+		perPattern *= 2
+	}
 	for k, idx := range perm {
-		if k >= opt.FraudPerPattern*len(Patterns) {
+		if k >= perPattern*len(Patterns) {
 			break
 		}
 		a := affs[idx]
-		a.pattern = Patterns[k/opt.FraudPerPattern]
-		switch a.pattern {
-		case PatternTimeOfDay:
-			// a click farm on another continent: most clicks in the small hours UTC
-			for h := 0; h < 6; h++ {
-				a.hours[h] *= 8
+		first := Patterns[k/perPattern]
+		a.patterns = map[string]bool{first: true}
+		if opt.Scenario == ScenarioMixed {
+			a.patterns[mixedPairs[first]] = true
+		}
+		if opt.Scenario == ScenarioSpread {
+			a.daily *= 0.2
+		}
+		for _, p := range Patterns {
+			if !a.patterns[p] {
+				continue
 			}
-		case PatternVolumeSpike:
-			a.spikeDay = winDay + rng.IntN(opt.WindowDays)
-		case PatternIP:
-			a.subnetOnly = k%2 == 1
-			a.ip = fmt.Sprintf("203.0.%d.", rng.IntN(250))
-		case PatternReversals:
-			a.revRate = 0.45 + 0.15*rng.Float64()
+			switch p {
+			case PatternTimeOfDay:
+				// a click farm on another continent: most clicks in the small hours UTC
+				for h := 0; h < 6; h++ {
+					a.hours[h] *= 8
+				}
+			case PatternVolumeSpike:
+				a.spikeDay = winDay + rng.IntN(opt.WindowDays)
+			case PatternIP:
+				a.subnetOnly = k%2 == 1
+				a.ip = fmt.Sprintf("203.0.%d.", rng.IntN(250))
+			case PatternReversals:
+				a.revRate = 0.45 + 0.15*rng.Float64()
+			}
+		}
+		var ps []string
+		for _, p := range Patterns {
+			if a.patterns[p] {
+				ps = append(ps, p)
+			}
+		}
+		a.pattern = strings.Join(ps, "+")
+	}
+	if opt.Scenario == ScenarioOddClean {
+		// The next twenty honest affiliates in the shuffled order get odd audiences; no
+		// random number is drawn for them, so the rest of the program is the standard one.
+		fraud := perPattern * len(Patterns)
+		for k := fraud; k < min(fraud+20, len(perm)); k++ {
+			a := affs[perm[k]]
+			if k-fraud < 10 {
+				// a night-shift app: its people are up from midnight to six, UTC
+				a.audience = AudienceNightShift
+				for h := range a.hours {
+					a.hours[h] = hourProfile[(h+14)%24]
+				}
+			} else {
+				a.audience = AudienceNewsletter
+				a.blastDay = winDay + (k-fraud)%opt.WindowDays
+			}
 		}
 	}
 	for _, a := range affs {
-		labels = append(labels, Label{AffiliateID: a.id, Pattern: a.pattern})
+		labels = append(labels, Label{AffiliateID: a.id, Pattern: a.pattern, Audience: a.audience})
+	}
+	label := func(kind, id string, a *genAff, pattern string) error {
+		if opt.Event == nil {
+			return nil
+		}
+		return opt.Event(EventLabel{Kind: kind, ID: id, AffiliateID: a.id, Pattern: pattern})
 	}
 
 	nClick, nConv, nOrder := 0, 0, 0
-	emitConv := func(a *genAff, c affwatch.Click, ctit time.Duration) error {
+	// ramp is how strong the fraud is on a day: full, or in the ramp scenario growing
+	// from nothing on the first day to full on the last.
+	ramp := func(day int) float64 {
+		if opt.Scenario != ScenarioRamp {
+			return 1
+		}
+		return float64(day) / float64(max(opt.Days-1, 1))
+	}
+	dupShare := 0.3
+	emitConv := func(a *genAff, c affwatch.Click, ctit time.Duration, fraud string) error {
 		ts := c.TS.Add(ctit)
 		if ts.After(opt.End) {
 			return nil // not yet happened
@@ -215,30 +332,54 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 		} else if ts.After(opt.End.AddDate(0, 0, -3)) {
 			v.Status = "pending"
 		}
-		if a.pattern == PatternIntegrity && a.lastOrder != "" && rng.Float64() < 0.3 {
+		if a.patterns[PatternIntegrity] && a.lastOrder != "" && rng.Float64() < dupShare {
 			v.OrderID = a.lastOrder // the same order claimed again
+			fraud = PatternIntegrity
 		}
 		a.lastOrder = v.OrderID
+		if fraud != "" {
+			if err := label("conversion", v.ConversionID, a, fraud); err != nil {
+				return err
+			}
+		}
 		return conv(v)
 	}
 	for day := 0; day < opt.Days; day++ {
 		date := start.AddDate(0, 0, day)
+		f := ramp(day)
+		dupShare = 0.3 * f
 		for _, a := range affs {
 			mean := a.daily * weekdayFactor[date.Weekday()] * math.Exp(0.1*rng.NormFloat64())
-			if a.pattern == PatternVolumeSpike && day == a.spikeDay {
+			if a.patterns[PatternVolumeSpike] && day == a.spikeDay {
 				mean *= 6
 			}
-			if a.pattern == PatternClickSpam {
-				mean *= 8 // sprayed clicks, most never seen by a person
+			spray := 1 + 7*f // sprayed clicks per honest one
+			if a.patterns[PatternClickSpam] {
+				mean *= spray // sprayed clicks, most never seen by a person
+			}
+			if a.audience == AudienceNewsletter && day == a.blastDay {
+				mean *= 6 // the newsletter went out this morning
 			}
 			n := poisson(rng, mean)
+			hours := a.hours
+			if opt.Scenario == ScenarioRamp && a.patterns[PatternTimeOfDay] {
+				for h := 0; h < 6; h++ {
+					hours[h] = a.hours[h] / 8 * (1 + 7*f)
+				}
+			}
+			if opt.Scenario == ScenarioRamp && a.patterns[PatternReversals] {
+				a.revRate = 0.05 + 0.45*f
+			}
 			hsum := 0.0
-			for _, w := range a.hours {
+			for _, w := range hours {
 				hsum += w
 			}
 			for range n {
 				nClick++
-				h := pickHour(rng, a.hours[:], hsum)
+				h := pickHour(rng, hours[:], hsum)
+				if a.audience == AudienceNewsletter && day == a.blastDay && rng.Float64() < 0.8 {
+					h = 7 + rng.IntN(2) // most of the day's clicks in the two hours after the send
+				}
 				c := affwatch.Click{ClickID: fmt.Sprintf("c%010d", nClick), AffiliateID: a.id,
 					TS:        date.Add(time.Duration(h)*time.Hour + time.Duration(rng.Int64N(int64(time.Hour)))),
 					IP:        fmt.Sprintf("%d.%d.%d.%d", 11+rng.IntN(180), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)),
@@ -247,49 +388,66 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 				if rng.Float64() < 0.01 {
 					c.UserAgent = botUAs[rng.IntN(len(botUAs))] // stray crawlers follow links everywhere
 				}
+				c.IP = avoidHosting(c.IP)
 				converts := true
-				switch a.pattern {
-				case PatternBots:
-					if rng.Float64() < 0.3 {
+				fraudClick := ""
+				if a.patterns[PatternBots] {
+					if rng.Float64() < 0.3*f {
 						c.UserAgent, converts = botUAs[rng.IntN(len(botUAs))], false
+						fraudClick = PatternBots
 					}
-				case PatternIP:
-					if rng.Float64() < 0.2 {
+				}
+				if a.patterns[PatternIP] {
+					if rng.Float64() < 0.2*f {
 						c.IP = a.ip + "7"
 						if a.subnetOnly {
 							c.IP = a.ip + fmt.Sprint(1+rng.IntN(254))
 						}
+						fraudClick = PatternIP
 					}
-				case PatternClickSpam:
-					converts = rng.Float64() < 1.0/8
+				}
+				if a.patterns[PatternClickSpam] {
+					converts = rng.Float64() < 1.0/spray
+					if !converts {
+						fraudClick = PatternClickSpam
+					}
+				}
+				if fraudClick != "" {
+					if err := label("click", c.ClickID, a, fraudClick); err != nil {
+						return nil, err
+					}
 				}
 				if err := click(c); err != nil {
 					return nil, err
 				}
-				if a.pattern == PatternClickSpam && rng.Float64() < a.cr*0.6/8 {
+				if a.patterns[PatternClickSpam] && rng.Float64() < a.cr*0.6/8*f {
 					// an organic sale days later, credited to a sprayed click
-					if err := emitConv(a, c, time.Duration(24+rng.IntN(6*24))*time.Hour+time.Duration(rng.IntN(3600))*time.Second); err != nil {
+					if err := emitConv(a, c, time.Duration(24+rng.IntN(6*24))*time.Hour+time.Duration(rng.IntN(3600))*time.Second, PatternClickSpam); err != nil {
 						return nil, err
 					}
 				}
 				if !converts {
 					continue
 				}
-				cr := a.cr
-				if a.pattern == PatternFakeConversions && day >= winDay {
-					cr *= 5 // invented orders, from the window on
+				cr, fakeFrom := a.cr, 2.0 // a draw at or above fakeFrom is never an invented order
+				if a.patterns[PatternFakeConversions] && (day >= winDay || opt.Scenario == ScenarioRamp) {
+					fakeFrom = a.cr
+					cr *= 1 + 4*f // invented orders, from the window on (in the ramp, growing all along)
 				}
-				if rng.Float64() < cr {
-					if err := emitConv(a, c, ctit(rng)); err != nil {
+				if u := rng.Float64(); u < cr {
+					fraud := ""
+					if u >= fakeFrom {
+						fraud = PatternFakeConversions
+					}
+					if err := emitConv(a, c, ctit(rng), fraud); err != nil {
 						return nil, err
 					}
 				}
-				switch a.pattern {
-				case PatternClickInjection:
+				if a.patterns[PatternClickInjection] {
 					// a click fired seconds before an install or order that would have
 					// happened anyway
-					if rng.Float64() < a.cr {
-						if err := emitConv(a, c, time.Duration(1+rng.IntN(9))*time.Second); err != nil {
+					if rng.Float64() < a.cr*f {
+						if err := emitConv(a, c, time.Duration(1+rng.IntN(9))*time.Second, PatternClickInjection); err != nil {
 							return nil, err
 						}
 					}
@@ -299,12 +457,16 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 	}
 	// Integrity fraud also reports conversions for clicks that were never logged.
 	for _, a := range affs {
-		if a.pattern != PatternIntegrity {
+		if !a.patterns[PatternIntegrity] {
 			continue
 		}
 		for i := range 3 {
 			nConv++
-			if err := conv(affwatch.Conversion{ConversionID: fmt.Sprintf("v%09d", nConv), ClickID: fmt.Sprintf("ghost-%s-%d", a.id, i),
+			id := fmt.Sprintf("v%09d", nConv)
+			if err := label("conversion", id, a, PatternIntegrity); err != nil {
+				return nil, err
+			}
+			if err := conv(affwatch.Conversion{ConversionID: id, ClickID: fmt.Sprintf("ghost-%s-%d", a.id, i),
 				TS: opt.End.Add(-time.Duration(1+i) * time.Hour), AffiliateID: a.id, OrderID: fmt.Sprintf("g-%s-%d", a.id, i),
 				Amount: 50, Commission: 4, Currency: "EUR", Status: "pending"}); err != nil {
 				return nil, err
@@ -312,6 +474,22 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 		}
 	}
 	return labels, nil
+}
+
+// avoidHosting moves a shopper's address out of the shipped hosting ranges (a random
+// address can fall in a cloud's block; a person's device does not sit there), by changing
+// its first number, with no random draw.
+func avoidHosting(ip string) string {
+	d := DefaultDatacenters()
+	for range 180 {
+		if d.Provider(ip) == "" {
+			return ip
+		}
+		first, rest, _ := strings.Cut(ip, ".")
+		n, _ := strconv.Atoi(first)
+		ip = strconv.Itoa(11+(n-11+37)%180) + "." + rest
+	}
+	return ip
 }
 
 // ctit draws an honest click-to-conversion time: log-normal with a median of 40 minutes,

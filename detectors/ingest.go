@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/affwatch/affwatch"
@@ -64,6 +66,9 @@ type IngestResult struct {
 	// Rejects are the first rejected and conflicting rows (all of them go to
 	// IngestOptions.OnReject).
 	Rejects []Reject `json:"rejects,omitempty"`
+	// Verdicts counts the loaded (and already loaded) events by verdict, when
+	// IngestOptions.Judge is set.
+	Verdicts map[affwatch.Verdict]int `json:"verdicts,omitempty"`
 }
 
 // keptRejects is how many rejected rows a result keeps in memory: a file of nothing but
@@ -82,6 +87,10 @@ type IngestOptions struct {
 	// Now is the clock that timestamps are judged against (default time.Now): an event
 	// more than MaxFutureSkew after it is rejected.
 	Now func() time.Time
+	// Judge, when set, gives each click its reason codes and verdict before it is stored,
+	// and each conversion its verdict once its batch is stored (the store must then be a
+	// VerdictStore). One judge serves one file at a time.
+	Judge *Judge
 }
 
 // Limits on what one row may hold. A longer row or field is rejected with the reason and
@@ -193,10 +202,15 @@ var (
 // that pseudonymise addresses give a number), a missing id or affiliate.
 func IngestClicks(ctx context.Context, st EventStore, name string, r io.Reader, opt IngestOptions) (IngestResult, error) {
 	v := newValidator(opt)
-	return ingest(ctx, name, r, opt, eventKind[affwatch.Click]{
+	k := eventKind[affwatch.Click]{
 		idColumn: "click_id", parse: v.click, add: st.AddClicks, byID: st.ClicksByID,
 		id: func(c *affwatch.Click) string { return c.ClickID }, diff: diffClicks,
-	})
+	}
+	if j := opt.Judge; j != nil {
+		k.prepare = j.Click
+		k.verdict = func(c *affwatch.Click) affwatch.Verdict { return c.Verdict }
+	}
+	return ingest(ctx, name, r, opt, k)
 }
 
 // IngestConversions streams a CSV or JSON Lines file of conversions into the store. Beside
@@ -207,10 +221,25 @@ func IngestConversions(ctx context.Context, st EventStore, name string, r io.Rea
 		return IngestResult{File: name}, fmt.Errorf("status mapping: %w", err)
 	}
 	v := newValidator(opt)
-	return ingest(ctx, name, r, opt, eventKind[affwatch.Conversion]{
+	k := eventKind[affwatch.Conversion]{
 		idColumn: "conversion_id", parse: v.conversion, add: st.AddConversions, byID: st.ConversionsByID,
 		id: func(c *affwatch.Conversion) string { return c.ConversionID }, diff: diffConversions,
-	})
+	}
+	if j := opt.Judge; j != nil {
+		vst, ok := st.(VerdictStore)
+		if !ok {
+			return IngestResult{File: name}, fmt.Errorf("ingest %s: the store keeps no verdicts", name)
+		}
+		k.judge = func(ctx context.Context, batch []affwatch.Conversion, skip []bool) (map[affwatch.Verdict]int, error) {
+			vs, err := j.Conversions(ctx, vst, batch, skip)
+			counts := map[affwatch.Verdict]int{}
+			for _, v := range vs {
+				counts[v.Verdict]++
+			}
+			return counts, err
+		}
+	}
+	return ingest(ctx, name, r, opt, k)
 }
 
 // eventKind is what ingest needs to know of clicks or conversions.
@@ -222,6 +251,12 @@ type eventKind[T any] struct {
 	id       func(*T) string
 	// diff lists the fields where a row differs from the stored event of its id ("" if none).
 	diff func(row, stored *T) string
+	// prepare and verdict, when set, judge a row before it is stored and read its verdict
+	// (clicks); judge, when set, judges a stored batch, leaving out the rows skip marks
+	// (conversions).
+	prepare func(*T)
+	verdict func(*T) affwatch.Verdict
+	judge   func(ctx context.Context, batch []T, skip []bool) (map[affwatch.Verdict]int, error)
 }
 
 // readError is a file that could not be read on (a gzip stream cut short, a disk error):
@@ -241,7 +276,16 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		lines []int // the line of each row in batch
 	)
 	res := IngestResult{File: name}
+	if k.verdict != nil || k.judge != nil {
+		res.Verdicts = map[affwatch.Verdict]int{}
+	}
+	// Rows are read and checked on this goroutine while the batch before is written on
+	// another: on two cores the store's inserts and the parsing overlap. mu serialises
+	// what both touch: the kept rejects and OnReject.
+	var mu sync.Mutex
 	reject := func(rej Reject) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if len(res.Rejects) < keptRejects {
 			res.Rejects = append(res.Rejects, rej)
 		}
@@ -250,25 +294,86 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 		}
 		return nil
 	}
-	flush := func() error {
+	write := func(batch []T, lines []int) error {
 		n, err := k.add(ctx, batch)
 		if err != nil {
 			return err
 		}
 		res.Loaded += n
 		conflicts := 0
+		var conflicting []bool
 		if n < len(batch) {
 			// Some ids were stored already: the same row loaded before, or another row
 			// under the same id (a conflict). Rows inserted just now equal their stored self.
-			if conflicts, err = checkConflicts(ctx, name, batch, lines, k, reject); err != nil {
+			if conflicting, err = checkConflicts(ctx, name, batch, lines, k, reject); err != nil {
 				return err
+			}
+			for _, c := range conflicting {
+				if c {
+					conflicts++
+				}
 			}
 		}
 		res.Conflicts += conflicts
 		res.Duplicates += len(batch) - n - conflicts
-		batch, lines = batch[:0], lines[:0]
+		if k.verdict != nil {
+			for i := range batch {
+				if conflicting == nil || !conflicting[i] {
+					res.Verdicts[k.verdict(&batch[i])]++
+				}
+			}
+		}
+		if k.judge != nil {
+			// A conflicting row is not judged: the stored row stands, with its verdict.
+			counts, err := k.judge(ctx, batch, conflicting)
+			if err != nil {
+				return err
+			}
+			for v, n := range counts {
+				res.Verdicts[v] += n
+			}
+		}
 		return nil
 	}
+	type pending struct {
+		batch []T
+		lines []int
+	}
+	work := make(chan pending, 1)
+	written := make(chan error, 1)
+	var writeFailed atomic.Bool
+	go func() {
+		var err error
+		for p := range work {
+			if err == nil {
+				if err = write(p.batch, p.lines); err != nil {
+					writeFailed.Store(true)
+				}
+			}
+		}
+		written <- err
+	}()
+	// flush hands the batch to the writer; finish waits for every batch to be written.
+	flush := func() error {
+		if writeFailed.Load() {
+			return errWriteFailed
+		}
+		if len(batch) > 0 {
+			work <- pending{batch, lines}
+			batch, lines = make([]T, 0, batchSize), make([]int, 0, batchSize)
+		}
+		return nil
+	}
+	finished := false
+	finish := func() error {
+		if finished {
+			return nil
+		}
+		finished = true
+		close(work)
+		return <-written
+	}
+	defer finish()
 	m := opt.Mapping
 	var optional []string // canonical columns whose emptiness skips the row
 	rowIDs := false       // whether a column is made from the file and line
@@ -310,6 +415,9 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 			res.Rejected++
 			return reject(Reject{File: name, Line: line, Reason: err.Error()})
 		}
+		if k.prepare != nil {
+			k.prepare(&v)
+		}
 		batch, lines = append(batch, v), append(lines, line)
 		if len(batch) >= batchSize {
 			return flush()
@@ -320,49 +428,62 @@ func ingest[T any](ctx context.Context, name string, r io.Reader, opt IngestOpti
 	if errors.As(err, &rerr) {
 		// The rows read before the break are good: load them, and say how far the file
 		// got. Ids make loading the whole file again finish the job without doubling.
-		if ferr := flush(); ferr != nil {
-			return res, errors.Join(fmt.Errorf("read %s: %w", name, err), ferr)
+		ferr := flush()
+		if werr := finish(); werr != nil || ferr != nil {
+			return res, errors.Join(fmt.Errorf("read %s: %w", name, err), werr)
 		}
 		return res, fmt.Errorf("read %s: %w; %d rows loaded (the file is cut short or damaged: load the whole file again to load the rest, rows already loaded are not loaded twice)",
 			name, err, res.Loaded)
 	}
-	if err == nil && len(batch) > 0 {
+	if err == nil {
 		err = flush()
+	}
+	if werr := finish(); werr != nil {
+		// The writer's own error, not the placeholder the reader stopped on.
+		if errors.Is(err, errWriteFailed) || err == nil {
+			err = werr
+		} else {
+			err = errors.Join(err, werr)
+		}
 	}
 	return res, err
 }
 
+// errWriteFailed stops reading a file once a batch could not be written (the writer's
+// error is returned in its place).
+var errWriteFailed = errors.New("a batch could not be written")
+
 // checkConflicts compares each row of a batch with the stored event of its id, reports
-// those that differ as conflicts, and returns how many there were.
-func checkConflicts[T any](ctx context.Context, name string, batch []T, lines []int, k eventKind[T], reject func(Reject) error) (int, error) {
+// those that differ as conflicts, and returns which rows they are.
+func checkConflicts[T any](ctx context.Context, name string, batch []T, lines []int, k eventKind[T], reject func(Reject) error) ([]bool, error) {
 	ids := make([]string, len(batch))
 	for i := range batch {
 		ids[i] = k.id(&batch[i])
 	}
 	stored, err := k.byID(ctx, ids)
 	if err != nil {
-		return 0, fmt.Errorf("read stored %ss: %w", strings.TrimSuffix(k.idColumn, "_id"), err)
+		return nil, fmt.Errorf("read stored %ss: %w", strings.TrimSuffix(k.idColumn, "_id"), err)
 	}
 	byID := make(map[string]*T, len(stored))
 	for i := range stored {
 		byID[k.id(&stored[i])] = &stored[i]
 	}
-	n := 0
+	conflicting := make([]bool, len(batch))
 	for i := range batch {
 		s, ok := byID[ids[i]]
 		if !ok {
 			continue
 		}
 		if d := k.diff(&batch[i], s); d != "" {
-			n++
+			conflicting[i] = true
 			rej := Reject{File: name, Line: lines[i], Conflict: true,
 				Reason: fmt.Sprintf("conflict: %s %q is stored with other values: %s", k.idColumn, ids[i], d)}
 			if err := reject(rej); err != nil {
-				return n, err
+				return conflicting, err
 			}
 		}
 	}
-	return n, nil
+	return conflicting, nil
 }
 
 // differences builds the list of fields where a row and the stored event differ.

@@ -417,7 +417,11 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rw := &rejectFile{path: *rejects}
 	defer rw.Close()
-	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, Statuses: cfg.Ingest.Statuses, OnReject: rw.Write}
+	judge, err := newJudge(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	opt := detectors.IngestOptions{Mapping: cfg.Ingest.Clicks, Statuses: cfg.Ingest.Statuses, OnReject: rw.Write, Judge: judge}
 	if kind == "conversions" {
 		opt.Mapping = cfg.Ingest.Conversions
 	}
@@ -497,9 +501,32 @@ func ingestReader(ctx context.Context, st detectors.EventStore, kind, name strin
 	return detectors.IngestConversions(ctx, st, name, r, opt)
 }
 
+// newJudge makes the per-event judge of the config's verdict rules, with the stuffing
+// pages the crawler found (stored STUFF-* violations).
+func newJudge(ctx context.Context, cfg *Config, st affwatch.Store) (*detectors.Judge, error) {
+	vs, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
+	if err != nil {
+		return nil, fmt.Errorf("read stuffing findings: %w", err)
+	}
+	return detectors.NewJudge(cfg.Verdicts.rules(cfg.Detect.Thresholds), detectors.StuffedPagesOf(vs)), nil
+}
+
+// verdictCounts writes counts by verdict: "9 ok, 1 review, 0 reject".
+func verdictCounts(m map[affwatch.Verdict]int) string {
+	parts := make([]string, len(affwatch.Verdicts))
+	for i, v := range affwatch.Verdicts {
+		parts[i] = fmt.Sprintf("%d %s", m[v], v)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printIngest(stdout, stderr io.Writer, res detectors.IngestResult) {
-	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected, %d conflicting\n",
-		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected, res.Conflicts)
+	verdicts := ""
+	if res.Verdicts != nil {
+		verdicts = "; verdicts: " + verdictCounts(res.Verdicts)
+	}
+	fmt.Fprintf(stdout, "%s: %d rows, %d loaded, %d already loaded, %d skipped, %d rejected, %d conflicting%s\n",
+		res.File, res.Rows, res.Loaded, res.Duplicates, res.Skipped, res.Rejected, res.Conflicts, verdicts)
 	for i, r := range res.Rejects {
 		if i == 20 {
 			fmt.Fprintf(stderr, "... and %d more rejected or conflicting rows\n", res.Rejected+res.Conflicts-20)
@@ -541,12 +568,15 @@ func cmdDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return failed(err)
 	}
 	defer release()
-	scan, err := detectOnce(ctx, cfg, st, at)
+	scan, judged, err := detectOnce(ctx, cfg, st, at)
 	if err != nil {
 		return failed(err)
 	}
 	fmt.Fprintf(stdout, "detection #%d %s: %d new, %d reopened, %d resolved\n", scan.ID, scan.Status, scan.Counts.New,
 		scan.Counts.Reopened, scan.Counts.Resolved)
+	if judged != nil {
+		fmt.Fprintf(stdout, "conversions judged again in the window: %s\n", verdictCounts(judged.Counts))
+	}
 	return nil
 }
 
@@ -556,8 +586,6 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 		Thresholds: cfg.Detect.Thresholds}
 }
 
-// detectOnce runs the detectors over the window that ends at end, then the joined rules
-// over every affiliate's document, as one scan.
 // applyPrograms applies each program's disabled_rules, severity_overrides and exceptions
 // to detector findings, as the policy engine does to page findings: a disabled rule's
 // findings are dropped, an override sets the severity, an exception keeps the finding as
@@ -590,13 +618,29 @@ func applyPrograms(programs []affwatch.Program, vs []affwatch.Violation, now tim
 	return out
 }
 
-func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, error) {
+// detectOnce judges the window's conversions again (late clicks, orders claimed out of
+// order, stuffing found since they loaded), runs the detectors over the window that ends
+// at end, then the joined rules over every affiliate's document, as one scan; the
+// detectors' findings show the events behind them.
+func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, *detectors.JudgeSummary, error) {
 	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
 	if err != nil {
-		return scan, err
+		return scan, nil, err
 	}
-	vs, err := detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
+	var judged *detectors.JudgeSummary
+	if vst, ok := st.(detectors.VerdictStore); ok {
+		var judge *detectors.Judge
+		if judge, err = newJudge(ctx, cfg, st); err == nil {
+			opt := detectOptions(cfg, end)
+			judged, err = judge.JudgeStored(ctx, vst, end.Add(-opt.Window), end, opt.History)
+		}
+	}
+	var vs []affwatch.Violation
 	if err == nil {
+		vs, err = detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
+	}
+	if err == nil {
+		judged.Attach(vs)
 		_, err = st.SaveDetections(ctx, scan.ID, applyPrograms(cfg.Programs, vs, time.Now()))
 	}
 	if err == nil {
@@ -608,7 +652,7 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 		status, msg = affwatch.ScanFailed, err.Error()
 	}
 	done, ferr := st.FinishScan(context.WithoutCancel(ctx), scan.ID, status, msg)
-	return done, errors.Join(err, ferr)
+	return done, judged, errors.Join(err, ferr)
 }
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -709,11 +753,18 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 	if err != nil {
 		return reportSet{}, err
 	}
+	var risk *report.Risk
+	if vst, ok := st.(affwatch.VerdictStore); ok {
+		if risk, err = riskOf(ctx, cfg, vst, now.Add(-time.Duration(cfg.Detect.Window))); err != nil {
+			return set, err
+		}
+	}
 	shots, _ := st.(affwatch.Screenshots)
-	add := func(name, manager string, vs []affwatch.Violation) error {
+	add := func(name, manager string, vs []affwatch.Violation, mine func(string) bool) error {
 		r := report.Build(title, manager, vs, since, now)
 		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
 		r.TopRisks, r.BigChanges = partnerRows(cards, manager)
+		r.Risk = risk.Only(mine)
 		if shots != nil {
 			// New violations on rendered pages show the offending element, cut from the screenshot.
 			if err := r.AddCrops(ctx, shots); err != nil {
@@ -724,7 +775,7 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 		return nil
 	}
 	if onlyManager == "" {
-		if err := add("all", "", all); err != nil {
+		if err := add("all", "", all, func(string) bool { return true }); err != nil {
 			return set, err
 		}
 	}
@@ -742,7 +793,7 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 				vs = append(vs, v)
 			}
 		}
-		if err := add(fileSafe(m), m, vs); err != nil {
+		if err := add(fileSafe(m), m, vs, func(id string) bool { return mine[id] }); err != nil {
 			return set, err
 		}
 	}
@@ -750,6 +801,55 @@ func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManag
 		return set, fmt.Errorf("no affiliate has manager %q", onlyManager)
 	}
 	return set, nil
+}
+
+// riskEvents is how many of an affiliate's review and reject conversions a report lists.
+const riskEvents = 5
+
+// riskOf is the commission at risk since a time: the store's sums per affiliate, the
+// conversions behind them counted by verdict, the first few listed, each affiliate with
+// its manager. Conversions the network already took back count for nothing, as in the
+// sums.
+func riskOf(ctx context.Context, cfg *Config, st affwatch.VerdictStore, since time.Time) (*report.Risk, error) {
+	sums, err := st.CommissionAtRisk(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	byAff := map[string]*report.AffiliateRisk{}
+	err = st.EachVerdict(ctx, affwatch.VerdictFilter{Verdicts: []affwatch.Verdict{affwatch.VerdictReview, affwatch.VerdictReject}, Since: since},
+		func(v affwatch.EventVerdict) error {
+			if _, ok := sums[v.AffiliateID]; !ok {
+				return nil // every one of them was taken back already
+			}
+			if detectors.Reversed(v.Status) {
+				return nil
+			}
+			a := byAff[v.AffiliateID]
+			if a == nil {
+				a = &report.AffiliateRisk{AffiliateID: v.AffiliateID, Commission: sums[v.AffiliateID]}
+				if af, ok := cfg.affiliate(v.AffiliateID); ok {
+					a.Manager = af.ManagerEmail
+				}
+				byAff[v.AffiliateID] = a
+			}
+			if v.Verdict == affwatch.VerdictReject {
+				a.Reject++
+			} else {
+				a.Review++
+			}
+			if len(a.Events) < riskEvents {
+				a.Events = append(a.Events, v)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	affs := make([]report.AffiliateRisk, 0, len(byAff))
+	for _, a := range byAff {
+		affs = append(affs, *a)
+	}
+	return report.NewRisk(since, affs), nil
 }
 
 // write writes every report as HTML, text, CSV and JSON into dir and returns the files.

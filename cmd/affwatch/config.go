@@ -34,6 +34,7 @@ type Config struct {
 	Crawl      CrawlConfig          `yaml:"crawl"`
 	Detect     DetectConfig         `yaml:"detect"`
 	Ingest     IngestConfig         `yaml:"ingest"`
+	Verdicts   VerdictConfig        `yaml:"verdicts"`
 	Schedule   ScheduleConfig       `yaml:"schedule"`
 	SMTP       SMTPConfig           `yaml:"smtp"`
 	Report     ReportConfig         `yaml:"report"`
@@ -196,6 +197,38 @@ type IngestConfig struct {
 	// Statuses maps affwatch's conversion statuses to the export's words for them
 	// ({approved: [ok, paid]}); other words are rejected.
 	Statuses detectors.StatusMap `yaml:"statuses"`
+}
+
+// VerdictConfig sets the per-event verdicts: the thresholds of the reason codes, the
+// verdict each code gives on its own, and how many review codes together reject.
+type VerdictConfig struct {
+	// InjectionSeconds is the click-to-conversion floor (default: detect.thresholds'
+	// injection_seconds, 10).
+	InjectionSeconds  float64  `yaml:"injection_seconds"`
+	RepeatConversions int      `yaml:"repeat_conversions"`
+	RepeatWindow      Duration `yaml:"repeat_window"`
+	FloodClicks       int      `yaml:"flood_clicks"`
+	FloodWindow       Duration `yaml:"flood_window"`
+	ReviewsToReject   int      `yaml:"reviews_to_reject"`
+	// Codes overrides the verdict a code gives alone: {DATACENTER_IP: ok}.
+	Codes map[string]string `yaml:"codes"`
+}
+
+// rules are the verdict settings as the detectors take them, defaults filled in.
+func (v VerdictConfig) rules(t detectors.Thresholds) detectors.VerdictRules {
+	r := detectors.VerdictRules{InjectionSeconds: v.InjectionSeconds, RepeatConversions: v.RepeatConversions,
+		RepeatWindow: time.Duration(v.RepeatWindow), FloodClicks: v.FloodClicks, FloodWindow: time.Duration(v.FloodWindow),
+		ReviewsToReject: v.ReviewsToReject}
+	if r.InjectionSeconds == 0 {
+		r.InjectionSeconds = t.InjectionSeconds
+	}
+	if len(v.Codes) > 0 {
+		r.Codes = map[string]affwatch.Verdict{}
+		for c, verdict := range v.Codes {
+			r.Codes[c] = affwatch.Verdict(strings.ToLower(strings.TrimSpace(verdict)))
+		}
+	}
+	return r.WithDefaults()
 }
 
 // ScheduleConfig is when the daemon runs each job (cron expressions).
@@ -764,6 +797,30 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if err := c.Ingest.Statuses.Validate(); err != nil {
 		bad(err.Error(), "ingest", "statuses")
+	}
+	vc := c.Verdicts
+	for _, n := range []struct {
+		key string
+		neg bool
+	}{{"injection_seconds", vc.InjectionSeconds < 0}, {"repeat_conversions", vc.RepeatConversions < 0}, {"repeat_window", vc.RepeatWindow < 0},
+		{"flood_clicks", vc.FloodClicks < 0}, {"flood_window", vc.FloodWindow < 0}} {
+		if n.neg {
+			bad("cannot be negative", "verdicts", n.key)
+		}
+	}
+	if vc.ReviewsToReject < -1 {
+		bad("want -1 (never), 0 (the default, 2) or more", "verdicts", "reviews_to_reject")
+	}
+	for _, code := range slices.Sorted(maps.Keys(vc.Codes)) {
+		if !slices.ContainsFunc(detectors.Codes, func(ci detectors.CodeInfo) bool { return ci.Code == code }) {
+			var names []string
+			for _, ci := range detectors.Codes {
+				names = append(names, ci.Code)
+			}
+			bad(fmt.Sprintf("%q is not a reason code (one of %s)", code, strings.Join(names, ", ")), "verdicts", "codes", code)
+		} else if _, err := affwatch.ParseVerdict(vc.Codes[code]); err != nil {
+			bad(err.Error(), "verdicts", "codes", code)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/internal/schedule"
+	"github.com/affwatch/affwatch/internal/score"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/internal/web"
 	"github.com/affwatch/affwatch/rules"
@@ -83,10 +84,18 @@ func startHTTP(ctx context.Context, f *httpFlags, cfg *Config, st *store.DB, pol
 	}
 	d := &dashboard{}
 	health := http.HandlerFunc(sched.ServeHealth)
+	// Conversions scored at postback time, on the same listener; loopback clients only
+	// (the handler checks).
+	judge, err := newJudge(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	scoreH := (&score.Server{Store: st, Judge: judge, Logger: log.With("component", "score")}).Handler()
 	if *f.health != "" && *f.listen != "" && *f.health != *f.listen {
 		// A health endpoint of its own, without the dashboard.
 		mux := http.NewServeMux()
 		mux.Handle("GET /healthz", health)
+		mux.Handle("POST "+score.Path, scoreH)
 		if err := d.serve(*f.health, mux, nil); err != nil {
 			return nil, fmt.Errorf("health endpoint: %w", err)
 		}
@@ -127,7 +136,10 @@ func startHTTP(ctx context.Context, f *httpFlags, cfg *Config, st *store.DB, pol
 		}
 		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := d.serve(addr, srv, tc); err != nil {
+	top := http.NewServeMux()
+	top.Handle("POST "+score.Path, scoreH)
+	top.Handle("/", srv)
+	if err := d.serve(addr, top, tc); err != nil {
 		d.close()
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
@@ -136,7 +148,8 @@ func startHTTP(ctx context.Context, f *httpFlags, cfg *Config, st *store.DB, pol
 		scheme = "https"
 	}
 	at := d.servers[len(d.servers)-1].Addr
-	fmt.Fprintf(stdout, "dashboard: %s://%s/ (API %s://%s/api/v1/, health %s://%s/healthz)\n", scheme, at, scheme, at, scheme, at)
+	fmt.Fprintf(stdout, "dashboard: %s://%s/ (API %s://%s/api/v1/, health %s://%s/healthz; score: POST %s://%s%s from loopback)\n",
+		scheme, at, scheme, at, scheme, at, scheme, at, score.Path)
 	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
 		fmt.Fprintf(stdout, "no dashboard user yet: create the first admin with\n  affwatch users add NAME --role admin --config %s\n"+
 			"(the password is read from standard input, or from %s)\n", cfg.file, passwordEnv)

@@ -130,19 +130,23 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintln(stdout)
+	judge, err := newJudge(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
 	for _, kind := range []string{"clicks", "conversions"} {
 		f, err := fixtures.Events.Open("events/" + kind + ".csv")
 		if err != nil {
 			return err
 		}
-		res, err := ingestReader(ctx, st, kind, "fixtures/events/"+kind+".csv", f, detectors.IngestOptions{})
+		res, err := ingestReader(ctx, st, kind, "fixtures/events/"+kind+".csv", f, detectors.IngestOptions{Judge: judge})
 		f.Close()
 		if err != nil {
 			return err
 		}
 		printIngest(stdout, stderr, res)
 	}
-	det, err := detectOnce(ctx, cfg, st, demoEnd)
+	det, _, err := detectOnce(ctx, cfg, st, demoEnd)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ var commands = []command{
 	{"ingest clicks|conversions", "FILE...", "load click or conversion logs (CSV with header or JSON Lines, gzip accepted)"},
 	{"detect", "", "run the fraud detectors over the event logs"},
 	{"events generate", "", "write synthetic click and conversion logs with known fraud, and their labels"},
+	{"events list", "", "list conversions by verdict with their reason codes; --format csv is the network's bulk-reversal upload"},
 	{"report", "", "write the managers' reports (HTML, text, CSV, JSON); --send emails them"},
 	{"violations list", "", "list stored violations"},
 	{"violations show", "FINGERPRINT", "one violation with its evidence and its whole history"},

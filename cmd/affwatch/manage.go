@@ -221,6 +221,9 @@ func violationChange(ctx context.Context, verb string, args []string, stdout, st
 		b, _ := json.Marshal(v.Evidence.Numbers)
 		fmt.Fprintf(stdout, "numbers:   %s\n", b)
 	}
+	for _, e := range v.Evidence.Events {
+		fmt.Fprintf(stdout, "event:     %s %s: %s\n", e.ConversionID, e.Verdict, oneLine(e.ReasonText(), 200))
+	}
 	if v.State == affwatch.StateSuppressed {
 		until := "until lifted"
 		if !v.SuppressUntil.IsZero() {

@@ -80,7 +80,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.Schedule.Detect != "" {
 		jobs = append(jobs, schedule.Job{Name: "detect", Spec: cfg.Schedule.Detect, Run: func(ctx context.Context) error {
-			_, err := detectOnce(ctx, cfg, st, time.Now())
+			_, _, err := detectOnce(ctx, cfg, st, time.Now())
 			return err
 		}})
 	}

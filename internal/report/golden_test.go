@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,8 @@ func sampleReport() report.Report {
 		Severity: affwatch.SeverityHigh, Source: affwatch.SourceDetector, AffiliateID: "fastclick",
 		Message: "56.7% of conversions (55 of 97) came within 10 s of their click, against 2.6% in the program",
 		Evidence: affwatch.Evidence{Snippet: "56.7% of conversions came within 10 s", Key: "FRAUD-INJ-001", Tier: "act",
-			Numbers: map[string]float64{"value": 0.567, "baseline": 0.026, "p": 1e-16, "q": 3e-15, "n": 97}},
+			Numbers: map[string]float64{"value": 0.567, "baseline": 0.026, "p": 1e-16, "q": 3e-15, "n": 97, "events": 55},
+			Events:  []affwatch.EventVerdict{fastEvent("v-1001", "o-77", 3), fastEvent("v-1002", "o-78", 1.5)}},
 		State: affwatch.StateOpen, FirstSeen: now.Add(-50 * time.Hour), LastSeen: now.Add(-1 * time.Hour),
 	}, {
 		Fingerprint: "0011223344556677", RuleID: "DISC-002", Title: "Disclosure after the first affiliate link",
@@ -48,7 +50,21 @@ func sampleReport() report.Report {
 	}
 	r.BigChanges = []report.PartnerRow{{AffiliateID: "fastclick", Name: `Fast <script>alert("x")</script> Click`,
 		Change: "conversion rate +180% (5.60% against 2.00%)"}}
+	// Two of two conversions under 10 s: too few for the detector's sample, both shown.
+	r.Risk = report.NewRisk(now.Add(-7*24*time.Hour), []report.AffiliateRisk{
+		{AffiliateID: "fastclick", Manager: "alice@acme.example", Commission: 412.5, Reject: 55, Review: 3,
+			Events: []affwatch.EventVerdict{fastEvent("v-1001", "o-77", 3)}},
+		{AffiliateID: "tiny-<i>new</i>", Manager: "alice@acme.example", Commission: 9, Reject: 2,
+			Events: []affwatch.EventVerdict{fastEvent("v-2001", "o-90", 2), fastEvent("v-2002", "o-91", 4)}},
+	})
 	return r
+}
+
+// fastEvent is a conversion rejected for coming seconds after its click.
+func fastEvent(id, order string, seconds float64) affwatch.EventVerdict {
+	return affwatch.EventVerdict{ConversionID: id, OrderID: order, AffiliateID: "fastclick", Commission: 4.5, Verdict: affwatch.VerdictReject,
+		Reasons: []affwatch.Reason{{Code: "CTIT_FAST", Detail: fmt.Sprintf("converted %g s after its click (floor 10 s)", seconds),
+			Numbers: map[string]float64{"ctit_seconds": seconds, "floor_seconds": 10}}}}
 }
 
 func golden(t *testing.T, name string, got []byte) {

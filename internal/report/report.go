@@ -56,6 +56,82 @@ type Report struct {
 	// InlineCharts refers to the charts and crops as cid: parts of an email instead of
 	// data: URIs.
 	InlineCharts bool
+
+	// Risk is the commission at risk: the conversions judged review or reject, nil when
+	// the report has no verdicts to show.
+	Risk *Risk
+}
+
+// Risk is the commission on conversions judged review or reject since a time (those the
+// network already took back left out), per affiliate and per manager.
+type Risk struct {
+	Since      time.Time       `json:"since"`
+	Commission float64         `json:"commission"`
+	Managers   []ManagerRisk   `json:"managers"`
+	Affiliates []AffiliateRisk `json:"affiliates"`
+}
+
+// ManagerRisk is one manager's affiliates' commission at risk.
+type ManagerRisk struct {
+	Manager    string  `json:"manager"`
+	Affiliates int     `json:"affiliates"`
+	Commission float64 `json:"commission"`
+}
+
+// AffiliateRisk is one affiliate's commission at risk, the conversions behind it by
+// verdict, and the first few of them with their reason codes.
+type AffiliateRisk struct {
+	AffiliateID string                  `json:"affiliate_id"`
+	Manager     string                  `json:"manager,omitempty"`
+	Commission  float64                 `json:"commission"`
+	Review      int                     `json:"review"`
+	Reject      int                     `json:"reject"`
+	Events      []affwatch.EventVerdict `json:"events,omitempty"`
+}
+
+// NewRisk sums affiliates' risks into a report's, most commission first, with each
+// manager's total.
+func NewRisk(since time.Time, affs []AffiliateRisk) *Risk {
+	r := &Risk{Since: since, Affiliates: slices.Clone(affs), Managers: []ManagerRisk{}}
+	if r.Affiliates == nil {
+		r.Affiliates = []AffiliateRisk{}
+	}
+	sort.SliceStable(r.Affiliates, func(i, j int) bool {
+		a, b := r.Affiliates[i], r.Affiliates[j]
+		if a.Commission != b.Commission {
+			return a.Commission > b.Commission
+		}
+		return a.AffiliateID < b.AffiliateID
+	})
+	byManager := map[string]*ManagerRisk{}
+	for _, a := range r.Affiliates {
+		r.Commission += a.Commission
+		m := byManager[a.Manager]
+		if m == nil {
+			m = &ManagerRisk{Manager: a.Manager}
+			byManager[a.Manager] = m
+		}
+		m.Affiliates++
+		m.Commission += a.Commission
+	}
+	for _, name := range slices.Sorted(maps.Keys(byManager)) {
+		r.Managers = append(r.Managers, *byManager[name])
+	}
+	return r
+}
+
+// Only is the part of the risk of these affiliates (a manager's report).
+func (r *Risk) Only(keep func(affiliateID string) bool) *Risk {
+	if r == nil {
+		return nil
+	}
+	var affs []AffiliateRisk
+	for _, a := range r.Affiliates {
+		if keep(a.AffiliateID) {
+			affs = append(affs, a)
+		}
+	}
+	return NewRisk(r.Since, affs)
 }
 
 // PartnerRow is one partner in the report's risk table: its risk score with the reasons
@@ -180,6 +256,7 @@ var funcs = map[string]any{
 	"chart":     func(string) template.URL { return "" }, // replaced per report
 	"crop":      func(string) template.URL { return "" }, // replaced per report
 	"num":       func(x float64) string { return fmt.Sprintf("%.3g", x) },
+	"money":     func(x float64) string { return fmt.Sprintf("%.2f", x) },
 	"link": func(base, fp string) template.URL {
 		if base == "" {
 			return ""
@@ -226,7 +303,8 @@ func (r Report) JSON(w io.Writer) error {
 		New, Open, Resolved, Suppressed []affwatch.Violation
 		TopRisks                        []PartnerRow `json:"TopRisks,omitempty"`
 		BigChanges                      []PartnerRow `json:"BigChanges,omitempty"`
-	}{r.Title, r.Manager, r.Generated, r.Since, r.Scan, r.Counts, r.New, r.Open, r.Resolved, r.Suppressed, r.TopRisks, r.BigChanges})
+		CommissionAtRisk                *Risk        `json:",omitempty"`
+	}{r.Title, r.Manager, r.Generated, r.Since, r.Scan, r.Counts, r.New, r.Open, r.Resolved, r.Suppressed, r.TopRisks, r.BigChanges, r.Risk})
 }
 
 // Email is the report as one message: HTML with its charts inline, the plain text, and the

@@ -18,10 +18,11 @@ func (s *SQLite) AddClicks(ctx context.Context, cs []affwatch.Click) (int, error
 	if err != nil {
 		return 0, err
 	}
-	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url) VALUES `,
-		9, len(cs), func(args []any, i int) []any {
+	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url, verdict, codes) VALUES `,
+		11, len(cs), func(args []any, i int) []any {
 			c := &cs[i]
-			return append(args, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent], c.Referrer, c.Country, c.LandingURL)
+			return append(args, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent], c.Referrer, c.Country, c.LandingURL,
+				string(c.Verdict), joinCodes(c.Codes))
 		})
 }
 
@@ -160,10 +161,14 @@ func (s *SQLite) insertMany(ctx context.Context, head string, cols, n int, row f
 
 // EachClick streams the clicks at or after since, in storage order.
 func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
-	return s.eachClick(ctx, `c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url`, since,
+	var codes string
+	return s.eachClick(ctx, `c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url, c.verdict, c.codes`, since,
 		func(c *affwatch.Click, ms *int64) []any {
-			return []any{&c.ClickID, ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL}
-		}, fn)
+			return []any{&c.ClickID, ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL, &c.Verdict, &codes}
+		}, func(c affwatch.Click) error {
+			c.Codes = splitCodes(codes)
+			return fn(c)
+		})
 }
 
 // EachClickSignal streams the clicks at or after since, in storage order, with only the
@@ -238,16 +243,18 @@ const idsPerQuery = 500
 // ClicksByID returns the stored clicks with these ids (ids not stored are left out).
 func (s *SQLite) ClicksByID(ctx context.Context, ids []string) ([]affwatch.Click, error) {
 	var out []affwatch.Click
-	err := s.eachByID(ctx, `SELECT c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url
+	err := s.eachByID(ctx, `SELECT c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url, c.verdict, c.codes
 		FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.click_id IN `, ids, func(rows *sql.Rows) error {
 		var (
-			c  affwatch.Click
-			ms int64
+			c     affwatch.Click
+			ms    int64
+			codes string
 		)
-		if err := rows.Scan(&c.ClickID, &ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL); err != nil {
+		if err := rows.Scan(&c.ClickID, &ms, &c.AffiliateID, &c.SubID, &c.IP, &c.UserAgent, &c.Referrer, &c.Country, &c.LandingURL, &c.Verdict, &codes); err != nil {
 			return err
 		}
 		c.TS = time.UnixMilli(ms).UTC()
+		c.Codes = splitCodes(codes)
 		out = append(out, c)
 		return nil
 	})
@@ -284,7 +291,19 @@ func (s *SQLite) eachByID(ctx context.Context, query string, ids []string, scan 
 		for _, id := range ids[start:end] {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, query+"("+placeholders(end-start)+")", args...)
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if end-start == 1 {
+			// One id (the score endpoint's lookups): a statement prepared once.
+			var st *sql.Stmt
+			if st, err = s.prepared(ctx, query+"(?)"); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = s.db.QueryContext(ctx, query+"("+placeholders(end-start)+")", args...)
+		}
 		if err != nil {
 			return fmt.Errorf("look up ids: %w", err)
 		}

@@ -56,6 +56,26 @@ type DB struct {
 	// uaIDs caches the ids of user agents already stored.
 	uaMu  sync.Mutex
 	uaIDs map[string]int64
+
+	// stmts are statements prepared once, by query (see prepared).
+	stmts sync.Map
+}
+
+// prepared returns the statement of a query run often with few arguments (per request),
+// prepared at its first use and kept until Close.
+func (s *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // SQLite is the name the store had when SQLite was its only dialect.
@@ -94,6 +114,7 @@ func (s *SQLite) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *DB) Close() error {
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	err := s.db.Close()
 	for _, c := range s.closers {
 		c()

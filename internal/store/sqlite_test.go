@@ -60,8 +60,10 @@ func TestClicksMigrationKeepsEveryClick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Put the database back as it was before 0004, with clicks in the old table.
+	// Put the database back as it was before 0004, with clicks in the old table (and
+	// before 0012, which adds the clicks' verdict columns).
 	for _, q := range []string{
+		`DROP TABLE conversion_verdicts`, `DROP INDEX conversions_by_order`, `DELETE FROM schema_migrations WHERE version = 12`,
 		`DROP TABLE clicks`, `DROP TABLE user_agents`, `DELETE FROM schema_migrations WHERE version = 4`,
 		`CREATE TABLE clicks (click_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, affiliate_id TEXT NOT NULL, sub_id TEXT NOT NULL DEFAULT '',
 			ip TEXT NOT NULL DEFAULT '', user_agent TEXT NOT NULL DEFAULT '', referrer TEXT NOT NULL DEFAULT '',
@@ -76,7 +78,7 @@ func TestClicksMigrationKeepsEveryClick(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = store.OpenSQLite(ctx, path) // applies 0004 again
+	st, err = store.OpenSQLite(ctx, path) // applies 0004 and 0012 again
 	if err != nil {
 		t.Fatal(err)
 	}

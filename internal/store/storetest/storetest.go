@@ -14,6 +14,7 @@ import (
 	"image"
 	"image/png"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 // Store is what the contract exercises.
 type Store interface {
 	affwatch.Store
+	affwatch.VerdictStore
 	Violation(ctx context.Context, fp string) (affwatch.Violation, error)
 	History(ctx context.Context, fp string) ([]affwatch.ViolationEvent, error)
 	Change(ctx context.Context, fp string, c affwatch.Change) (affwatch.Violation, error)
@@ -74,6 +76,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("DecisionRecords", func(t *testing.T) { st, _ := open(t); decisions(t, st) })
 	t.Run("Screenshots", func(t *testing.T) { st, _ := open(t); screenshots(t, st) })
 	t.Run("IdempotentIngest", func(t *testing.T) { st, _ := open(t); ingest(t, st) })
+	t.Run("Verdicts", func(t *testing.T) { st, _ := open(t); verdicts(t, st) })
 	t.Run("OutboxAtLeastOnce", func(t *testing.T) { st, c := open(t); outbox(t, st, c) })
 	t.Run("Locks", func(t *testing.T) { st, c := open(t); locks(t, st, c) })
 	t.Run("HandChanges", func(t *testing.T) { st, c := open(t); handChanges(t, st, c) })
@@ -221,6 +224,86 @@ func ingest(t *testing.T, st Store) {
 	}
 	if len(cs) != 1 || cs[0].Amount != 10 {
 		t.Fatalf("conversions since 2.5 s: %+v", cs)
+	}
+}
+
+// verdicts: a conversion's verdict is stored with its reasons and replaced when judged
+// again; commission at risk sums review and reject, not ok and not what the network took
+// back; the lookups judging reads (orders, click addresses, conversions with their click)
+// answer from the stored rows.
+func verdicts(t *testing.T, st Store) {
+	ctx := context.Background()
+	ms := time.UnixMilli
+	if _, err := st.AddClicks(ctx, []affwatch.Click{{ClickID: "c1", TS: ms(1000), AffiliateID: "a", IP: "192.0.2.1", UserAgent: "curl/8",
+		Referrer: "https://a.example/p", Verdict: affwatch.VerdictReject, Codes: []string{"BOT_UA", "DATACENTER_IP"}}}); err != nil {
+		t.Fatal(err)
+	}
+	convs := []affwatch.Conversion{
+		{ConversionID: "v1", ClickID: "c1", TS: ms(3000), AffiliateID: "a", OrderID: "o1", Commission: 5, Status: "approved"},
+		{ConversionID: "v2", ClickID: "c1", TS: ms(4000), AffiliateID: "a", OrderID: "o1", Commission: 7, Status: "pending"},
+		{ConversionID: "v3", ClickID: "", TS: ms(5000), AffiliateID: "b", OrderID: "o3", Commission: 11, Status: "reversed"},
+		{ConversionID: "v4", ClickID: "c9", TS: ms(6000), AffiliateID: "b", OrderID: "o4", Commission: 13},
+	}
+	if _, err := st.AddConversions(ctx, convs); err != nil {
+		t.Fatal(err)
+	}
+	judged := ms(10_000).UTC()
+	reason := affwatch.Reason{Code: "CTIT_FAST", Detail: "converted 2 s after its click (floor 10 s)", Numbers: map[string]float64{"ctit_seconds": 2}}
+	vs := []affwatch.EventVerdict{
+		{ConversionID: "v1", TS: ms(3000), ClickIP: "192.0.2.1", Verdict: affwatch.VerdictOK, JudgedAt: judged},
+		{ConversionID: "v2", TS: ms(4000), ClickIP: "192.0.2.1", Verdict: affwatch.VerdictReject, Reasons: []affwatch.Reason{reason}, JudgedAt: judged},
+		{ConversionID: "v3", TS: ms(5000), Verdict: affwatch.VerdictReview, JudgedAt: judged},
+		{ConversionID: "v4", TS: ms(6000), Verdict: affwatch.VerdictOK, JudgedAt: judged},
+	}
+	if err := st.SaveVerdicts(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	// judged again: v4 is now under review
+	vs[3].Verdict, vs[3].Reasons = affwatch.VerdictReview, []affwatch.Reason{{Code: "UNKNOWN_CLICK", Detail: "click \"c9\" is not in the click log"}}
+	if err := st.SaveVerdicts(ctx, vs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	var got []affwatch.EventVerdict
+	err := st.EachVerdict(ctx, affwatch.VerdictFilter{Verdicts: []affwatch.Verdict{affwatch.VerdictReject, affwatch.VerdictReview}},
+		func(v affwatch.EventVerdict) error { got = append(got, v); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].ConversionID != "v2" || got[0].OrderID != "o1" || got[0].Commission != 7 || got[0].AffiliateID != "a" ||
+		len(got[0].Reasons) != 1 || got[0].Reasons[0].Numbers["ctit_seconds"] != 2 || got[2].ConversionID != "v4" ||
+		got[2].Reasons[0].Code != "UNKNOWN_CLICK" || !got[0].JudgedAt.Equal(judged) {
+		t.Fatalf("review and reject verdicts: %+v", got)
+	}
+	risk, err := st.CommissionAtRisk(ctx, ms(0))
+	if err != nil || len(risk) != 2 || risk["a"] != 7 || risk["b"] != 13 {
+		t.Fatalf("commission at risk: %v %v (want a 7, b 13: v3 is reversed already)", risk, err)
+	}
+	if risk, _ := st.CommissionAtRisk(ctx, ms(5000)); len(risk) != 1 || risk["b"] != 13 {
+		t.Fatalf("commission at risk since 5 s: %v", risk)
+	}
+	byOrder, err := st.ConversionsByOrder(ctx, []string{"o1", "o9"})
+	if err != nil || len(byOrder) != 2 {
+		t.Fatalf("conversions by order: %+v %v", byOrder, err)
+	}
+	byIP, err := st.VerdictsByClickIP(ctx, []string{"192.0.2.1"}, ms(3500), ms(9000))
+	if err != nil || len(byIP) != 1 || byIP[0].ConversionID != "v2" {
+		t.Fatalf("verdicts by click address: %+v %v", byIP, err)
+	}
+	var withClick []string
+	err = st.EachConversionWithClick(ctx, ms(0), func(c affwatch.Conversion, ck *affwatch.Click) error {
+		s := c.ConversionID + ":"
+		if ck != nil {
+			s += ck.UserAgent + "|" + ck.Referrer + "|" + strings.Join(ck.Codes, "+")
+		}
+		withClick = append(withClick, s)
+		return nil
+	})
+	want := []string{"v1:curl/8|https://a.example/p|BOT_UA+DATACENTER_IP", "v2:curl/8|https://a.example/p|BOT_UA+DATACENTER_IP", "v3:", "v4:"}
+	if err != nil || !slices.Equal(withClick, want) {
+		t.Fatalf("conversions with their click: %q %v", withClick, err)
+	}
+	if cs, _ := st.ClicksByID(ctx, []string{"c1"}); len(cs) != 1 || cs[0].Verdict != affwatch.VerdictReject || len(cs[0].Codes) != 2 {
+		t.Fatalf("a click's verdict: %+v", cs)
 	}
 }
 
