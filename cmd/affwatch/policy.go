@@ -331,6 +331,11 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 			return exitError, usageErrorf("--program %q is not in the config", *program)
 		}
 	}
+	if *program == "" && len(cfg.Programs) > 0 {
+		// Tried as a new user would: without --program the program's rules ran on no data
+		// (coupons, claim lists, brand terms, landing domains) and said nothing.
+		fmt.Fprintf(stderr, "note: no --program: the rules run without any program's data (its coupons, claims, brand terms and landing domains); the config has %d program(s)\n", len(cfg.Programs))
+	}
 	aff := affwatch.Affiliate{ID: *affID, Program: prog.ID}
 	if a, ok := cfg.affiliate(*affID); ok {
 		aff = a
@@ -344,6 +349,9 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	if !page.FetchStatus.Verified() {
 		// A page that was not seen is not checked: no finding would mean nothing.
+		if *input != "" && (page.URL == "" || page.FetchStatus == "") {
+			return exitError, fmt.Errorf("%s: not a Page document of a verified page: it needs url and fetch_status ok (affwatch policy eval --dump-input writes one)", *input)
+		}
 		return exitFailed, failed(fmt.Errorf("%s: %s, not checked: %s", page.URL, page.FetchStatus, page.FetchError))
 	}
 	if *dump != "" {

@@ -129,3 +129,23 @@ func TestPolicyFmtListsThenWrites(t *testing.T) {
 		t.Fatalf("policy fmt after --write: exit %d %q", code, out)
 	}
 }
+
+// Tried as a new user would: a Page document that is not one ({}) gave "affwatch policy:
+// : , not checked: " and exit 4; without --program the program's rules ran on no data and
+// said nothing.
+func TestPolicyEvalSaysWhatItLacks(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "page.json")
+	os.WriteFile(empty, []byte("{}"), 0o644)
+	code, _, errOut := runCLI(t, "policy", "eval", "--input", empty)
+	if code != exitError || !strings.Contains(errOut, "not a Page document of a verified page") {
+		t.Fatalf("--input {}: exit %d %q", code, errOut)
+	}
+	page := filepath.Join(dir, "page.html")
+	os.WriteFile(page, []byte(undisclosed), 0o644)
+	cfg := writeConfig(t, dir, "programs: [{id: acme}]\n")
+	_, _, errOut = runCLI(t, "policy", "eval", "--file", page, "--config", cfg)
+	if !strings.Contains(errOut, "no --program") {
+		t.Fatalf("without --program nothing said so: %q", errOut)
+	}
+}
