@@ -27,6 +27,23 @@ import (
 // requests of the two user agents in flight together), both workers take their turns, and
 // every page is stored.
 func TestOneHostIsCrawledByOneWorkerAtATime(t *testing.T) {
+	// Which worker claims the host next is a race: one may win every turn of a run, which
+	// proves nothing about overlaps, so a run like that is done again (at most three).
+	for attempt := 1; ; attempt++ {
+		n := oneHostRun(t)
+		if n >= 2 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("one worker took every turn in %d runs; want both to take turns", attempt)
+		}
+		t.Logf("attempt %d: one worker took every turn; again", attempt)
+	}
+}
+
+// oneHostRun scans the eight sites once with two workers and returns how many workers
+// took part (reporting overlaps and the last attempt's lone worker as failures).
+func oneHostRun(t *testing.T) int {
 	var (
 		mu       sync.Mutex
 		inflight = map[string]int{}
@@ -95,10 +112,8 @@ func TestOneHostIsCrawledByOneWorkerAtATime(t *testing.T) {
 	for _, o := range overlaps {
 		t.Errorf("two workers on one host at once: %s", o)
 	}
-	if len(seen) != 2 {
-		t.Errorf("requests per worker: %v; want both to take turns", seen)
-	}
 	t.Logf("requests per worker: %v", seen)
+	return len(seen)
 }
 
 // setup is a PostgreSQL store, the built-in policies and a server of slow pages (each
