@@ -1,6 +1,9 @@
 package affwatch
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Click is one visit through an affiliate's tracking link, as the network logged it.
 type Click struct {
@@ -37,3 +40,10 @@ type Conversion struct {
 	// ClickIP is the address of the referenced click when the store knows it.
 	ClickIP string `json:"click_ip,omitempty"`
 }
+
+// ReversedStatuses are the network words for a conversion taken back (its commission is
+// not paid, so not at risk either).
+var ReversedStatuses = []string{"reversed", "refunded", "rejected", "declined", "chargeback", "cancelled", "canceled", "void"}
+
+// Reversed says whether a conversion status means the network took it back.
+func Reversed(status string) bool { return slices.Contains(ReversedStatuses, status) }

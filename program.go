@@ -175,3 +175,9 @@ func (p Program) Normalized() Program {
 	}
 	return p
 }
+
+// Owns reports whether an affiliate link is for this program: the network classified it
+// as the program's, or it carries the program's advertiser (merchant) ID in its network.
+func (p Program) Owns(a AffiliateLink) bool {
+	return (a.Program != "" && a.Program == p.ID) || (a.Merchant != "" && a.Merchant == p.MerchantIDs[a.Network])
+}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -428,8 +429,17 @@ func wordsRegexp(words []string) *regexp.Regexp {
 	for i, w := range words {
 		q[i] = regexp.QuoteMeta(w)
 	}
-	return regexp.MustCompile(`(?i)\b(?:` + strings.Join(q, "|") + `)\b`)
+	pattern := `(?i)\b(?:` + strings.Join(q, "|") + `)\b`
+	if re, ok := wordRegexps.Load(pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(pattern)
+	wordRegexps.Store(pattern, re)
+	return re
 }
+
+// wordRegexps are the programs' word lists (brand terms) compiled once, not once a page.
+var wordRegexps sync.Map // pattern -> *regexp.Regexp
 
 func abs(n int) int {
 	if n < 0 {

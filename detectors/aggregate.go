@@ -75,7 +75,7 @@ type aggregates struct {
 	seed     maphash.Seed
 	affs     map[string]*affStats
 	program  map[string]string // affiliate -> program
-	uaCache  map[string]bool
+	uaCache  uaCache
 	// integrity checks the window's conversions in the same pass.
 	integrity *integrityTally
 	// order is the affiliates in id order, so runs are reproducible; set once the
@@ -86,22 +86,28 @@ type aggregates struct {
 // automationUA matches the user agents of scripts, crawlers and headless browsers.
 var automationUA = regexp.MustCompile(`(?i)[a-z]bot/|\bbot\b|facebookexternalhit|crawl|spider|slurp|curl/|wget/|python-requests|python-urllib|aiohttp|go-http-client|java/|okhttp|apache-httpclient|libwww|headless|phantomjs|selenium|puppeteer|playwright|scrapy|axios/|node-fetch|httpclient|^mozilla/[45]\.0$`)
 
-// isBot reports whether a click's user agent is automation (or missing), with a bounded
-// cache: real traffic has few distinct user agents, and the regexp is the costly part.
-func (a *aggregates) isBot(ua string) bool {
+// uaCache remembers which user agents are automation: real traffic has few distinct user
+// agents, and the regexp is the costly part. It stops growing at 100,000 entries.
+type uaCache map[string]bool
+
+// bot reports whether a user agent is automation (or missing).
+func (c uaCache) bot(ua string) bool {
 	ua = strings.TrimSpace(ua)
 	if ua == "" {
 		return true
 	}
-	if b, ok := a.uaCache[ua]; ok {
+	if b, ok := c[ua]; ok {
 		return b
 	}
 	b := automationUA.MatchString(ua)
-	if len(a.uaCache) < 100_000 {
-		a.uaCache[ua] = b
+	if len(c) < 100_000 {
+		c[ua] = b
 	}
 	return b
 }
+
+// isBot reports whether a click's user agent is automation (or missing).
+func (a *aggregates) isBot(ua string) bool { return a.uaCache.bot(ua) }
 
 // addSubnet counts the /24 of an IPv4 address or the /48 of an IPv6 one, hashing the
 // masked address bytes (no string is made for each click).
@@ -129,19 +135,11 @@ func (a *aggregates) stats(aff string) *affStats {
 	return s
 }
 
-// Reversed says whether a conversion status means the network took it back (its
-// commission is not at risk any more).
-func Reversed(status string) bool { return reversedStatuses[status] }
-
-// reversedStatuses are the network words for a conversion taken back.
-var reversedStatuses = map[string]bool{"reversed": true, "refunded": true, "rejected": true, "declined": true,
-	"chargeback": true, "cancelled": true, "canceled": true, "void": true}
-
 // aggregate streams the clicks and conversions from the start of the history to the end
 // of the window into per-affiliate stats: one pass each, side by side on two connections.
 func aggregate(ctx context.Context, src EventSource, w Window, history time.Duration, injectionSeconds float64, affs []affwatch.Affiliate) (*aggregates, error) {
 	a := &aggregates{w: w, histFrom: w.Start.Add(-history), injectS: injectionSeconds, seed: maphash.MakeSeed(),
-		affs: map[string]*affStats{}, program: map[string]string{}, uaCache: map[string]bool{}}
+		affs: map[string]*affStats{}, program: map[string]string{}, uaCache: uaCache{}}
 	a.days = int(w.End.Sub(a.histFrom)/(24*time.Hour)) + 1
 	for _, af := range affs {
 		a.program[af.ID] = af.Program
@@ -212,7 +210,7 @@ func (a *aggregates) conversions(ctx context.Context, src EventSource) error {
 		}
 		a.integrity.add(c)
 		s.convs++
-		if reversedStatuses[c.Status] {
+		if affwatch.Reversed(c.Status) {
 			s.reversed++
 		}
 		if !c.ClickTS.IsZero() && !c.TS.Before(c.ClickTS) {

@@ -41,7 +41,6 @@ type Reject struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
 	Reason string `json:"reason"`
-	Row    string `json:"row,omitempty"`
 	// Conflict marks a row whose id is already stored with other values: the stored row
 	// stands, and the reason says what differs.
 	Conflict bool `json:"conflict,omitempty"`
@@ -121,7 +120,7 @@ const MaxFutureSkew = 24 * time.Hour
 // ones that take a conversion back (reversed, refunded, rejected, ...). An empty status
 // (the export has none) is allowed too; any other word is rejected unless a StatusMap
 // maps it to one of these.
-var Statuses = []string{"approved", "pending", "reversed", "refunded", "rejected", "declined", "chargeback", "cancelled", "canceled", "void"}
+var Statuses = append([]string{"approved", "pending"}, affwatch.ReversedStatuses...)
 
 // StatusMap maps affwatch's conversion statuses to the export's words for them, e.g.
 // {approved: [ok, paid], reversed: [cancelled]}; words are matched without regard to case

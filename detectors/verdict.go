@@ -200,7 +200,7 @@ type Judge struct {
 
 	stuffed map[string][]StuffedPage // affiliate + page key -> pages
 	seed    maphash.Seed
-	uaBot   map[string]bool
+	uaBot   uaCache
 	flood   map[uint64]burst
 	floodAt int64 // the latest click time seen, Unix ms
 	// prune is the size of the flood map at which bursts that ended more than a flood
@@ -226,7 +226,7 @@ const minFloodPrune = 20_000
 // ranges and the stuffing pages found by the crawler.
 func NewJudge(rules VerdictRules, stuffed []StuffedPage) *Judge {
 	j := &Judge{Rules: rules.WithDefaults(), Datacenters: DefaultDatacenters(), Now: time.Now,
-		stuffed: map[string][]StuffedPage{}, seed: maphash.MakeSeed(), uaBot: map[string]bool{}, flood: map[uint64]burst{},
+		stuffed: map[string][]StuffedPage{}, seed: maphash.MakeSeed(), uaBot: uaCache{}, flood: map[uint64]burst{},
 		prune: minFloodPrune}
 	for _, p := range stuffed {
 		k := p.AffiliateID + "\x00" + pageKey(p.URL)
@@ -248,21 +248,8 @@ func pageKey(raw string) string {
 	return strings.TrimPrefix(strings.ToLower(u.Host), "www.") + strings.TrimRight(u.EscapedPath(), "/")
 }
 
-// bot says whether a user agent is automation (or missing), with a bounded cache.
-func (j *Judge) bot(ua string) bool {
-	ua = strings.TrimSpace(ua)
-	if ua == "" {
-		return true
-	}
-	if b, ok := j.uaBot[ua]; ok {
-		return b
-	}
-	b := automationUA.MatchString(ua)
-	if len(j.uaBot) < 100_000 {
-		j.uaBot[ua] = b
-	}
-	return b
-}
+// bot says whether a user agent is automation (or missing).
+func (j *Judge) bot(ua string) bool { return j.uaBot.bot(ua) }
 
 // stuffedPage returns the stuffing page a click came from or landed on, if any.
 func (j *Judge) stuffedPage(c *affwatch.Click) (StuffedPage, string, bool) {

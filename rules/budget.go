@@ -119,17 +119,14 @@ func (e *Engine) budget(ctx context.Context) (ectx context.Context, stop func(),
 	ctx, cancel := context.WithCancelCause(ctx)
 	tctx, tcancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("%w (%s, policies.eval_timeout)", ErrEvalTimeout, e.timeout))
 	unwatch := e.mem.watch(cancel)
-	parent := ctx
 	stop = func() {
 		unwatch()
 		tcancel()
 		cancel(nil)
 	}
 	overrun = func() error {
+		// the memory watch's cause reaches tctx from its parent
 		if cause := context.Cause(tctx); tctx.Err() != nil && (errors.Is(cause, ErrEvalTimeout) || errors.Is(cause, ErrEvalMemory)) {
-			return cause
-		}
-		if cause := context.Cause(parent); parent.Err() != nil && errors.Is(cause, ErrEvalMemory) {
 			return cause
 		}
 		return nil

@@ -767,9 +767,9 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, 
 	p := e.plan.Load()
 	alone := p.alone
 	if len(p.shared) > 0 {
-		ectx, stop, overrun := e.budget(ctx)
+		// Why the shared query failed does not matter: each rule is then run alone.
+		ectx, stop, _ := e.budget(ctx)
 		rs, err := p.query.Eval(ectx, rego.EvalParsedInput(input))
-		overrun()
 		stop()
 		switch {
 		case ctx.Err() != nil:
@@ -933,13 +933,20 @@ func parseDate(s string) (time.Time, error) {
 
 // globMatch matches a URL against a glob where * is any run of characters.
 func globMatch(glob, s string) bool {
+	if re, ok := globs.Load(glob); ok {
+		return re.(*regexp.Regexp).MatchString(s)
+	}
 	var b strings.Builder
 	b.WriteString("^")
 	for _, part := range strings.Split(glob, "*") {
 		b.WriteString(regexp.QuoteMeta(part))
 		b.WriteString(".*")
 	}
-	re := strings.TrimSuffix(b.String(), ".*") + "$"
-	ok, _ := regexp.MatchString(re, s)
-	return ok
+	re := regexp.MustCompile(strings.TrimSuffix(b.String(), ".*") + "$")
+	globs.Store(glob, re)
+	return re.MatchString(s)
 }
+
+// globs are the url_glob patterns compiled once: an exception is checked against every
+// finding of every page, and a program has few of them.
+var globs sync.Map // glob -> *regexp.Regexp

@@ -26,16 +26,6 @@ func (e *Engine) Input(page *affwatch.Page) (ast.Value, error) {
 	return v, nil
 }
 
-// jsonInput is the input as encoding/json and OPA's JSON reader make it: the reference
-// toValue must agree with.
-func jsonInput(page *affwatch.Page) (ast.Value, error) {
-	raw, err := json.Marshal(page)
-	if err != nil {
-		return nil, err
-	}
-	return ast.ValueFromReader(strings.NewReader(string(raw)))
-}
-
 // structField is how one field of a struct appears in JSON.
 type structField struct {
 	index     int

@@ -821,7 +821,7 @@ func riskOf(ctx context.Context, cfg *Config, st affwatch.VerdictStore, since ti
 			if _, ok := sums[v.AffiliateID]; !ok {
 				return nil // every one of them was taken back already
 			}
-			if detectors.Reversed(v.Status) {
+			if affwatch.Reversed(v.Status) {
 				return nil
 			}
 			a := byAff[v.AffiliateID]

@@ -135,17 +135,6 @@ type affSums struct {
 	nights    []sums
 }
 
-// ReversedStatus reports whether a conversion's status means it was taken back
-// (reversed, refunded, rejected, declined, chargeback, cancelled, void): the same words
-// the reversal detector counts.
-func ReversedStatus(status string) bool {
-	switch strings.ToLower(strings.TrimSpace(status)) {
-	case "reversed", "refunded", "rejected", "declined", "chargeback", "cancelled", "canceled", "void":
-		return true
-	}
-	return false
-}
-
 // Build builds the scorecard of every affiliate, riskiest first.
 func Build(ctx context.Context, src Source, opt Options) ([]Card, error) {
 	if opt.End.IsZero() {
@@ -211,7 +200,7 @@ func Build(ctx context.Context, src Source, opt Options) ([]Card, error) {
 		}
 		var one sums
 		one.convs = 1
-		if ReversedStatus(c.Status) {
+		if affwatch.Reversed(c.Status) {
 			one.reversed = 1
 		} else {
 			one.revenue, one.commission = c.Amount, c.Commission
@@ -440,16 +429,9 @@ func docPage(p affwatch.Page, prog affwatch.Program) affwatch.DocPage {
 		}
 		dp.AffiliateLinks++
 		dp.Promotions = mergePromotions(dp.Promotions, []affwatch.DocPromotion{{Network: l.Affiliate.Network,
-			Merchant: l.Affiliate.Merchant, Links: 1, Ours: Ours(*l.Affiliate, prog)}})
+			Merchant: l.Affiliate.Merchant, Links: 1, Ours: prog.Owns(*l.Affiliate)}})
 	}
 	return dp
-}
-
-// Ours reports whether an affiliate link is for the program: the extractor named the
-// program, or the link carries the program's merchant ID in that network (as vetting
-// tells "ours").
-func Ours(a affwatch.AffiliateLink, prog affwatch.Program) bool {
-	return (a.Program != "" && a.Program == prog.ID) || (a.Merchant != "" && a.Merchant == prog.MerchantIDs[a.Network])
 }
 
 func visibleDisclosures(p affwatch.Page) int {
@@ -519,7 +501,7 @@ func lastVetting(ctx context.Context, vs Vettings, sites []string, prog affwatch
 	}
 	sort.Strings(dv.RuleIDs)
 	for _, p := range rep.Promotions {
-		ours := p.Ours || (p.Merchant != "" && p.Merchant == prog.MerchantIDs[p.Network])
+		ours := p.Ours || prog.Owns(affwatch.AffiliateLink{Network: p.Network, Merchant: p.Merchant})
 		dv.Promotions = append(dv.Promotions, affwatch.DocPromotion{Network: p.Network, Merchant: p.Merchant, Links: p.Links, Ours: ours})
 	}
 	return dv, nil

@@ -149,9 +149,6 @@ func (s *SQLite) Lock(ctx context.Context, name, owner string, ttl time.Duration
 		held.Expires = parseTime(sql.NullString{String: expires, Valid: true})
 		return held
 	})
-	if errors.Is(err, ErrLocked) {
-		return held
-	}
 	return err
 }
 

@@ -117,18 +117,14 @@ func (s *DB) EachVerdict(ctx context.Context, f affwatch.VerdictFilter, fn func(
 	return rows.Err()
 }
 
-// reversedStatuses are the conversion statuses under which the commission is already
-// taken back: nothing of it is at risk.
-var reversedStatuses = []any{"reversed", "refunded", "rejected", "declined", "chargeback", "cancelled", "canceled", "void"}
-
 // CommissionAtRisk sums, per affiliate, the commission of the conversions at or after
 // since whose verdict is review or reject, leaving out those the network already took
 // back (reversed, refunded, ...).
 func (s *DB) CommissionAtRisk(ctx context.Context, since time.Time) (map[string]float64, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT v.affiliate_id, sum(v.commission) FROM conversion_verdicts d
 		JOIN conversions v ON v.conversion_id = d.conversion_id
-		WHERE d.ts >= ? AND d.verdict IN ('review', 'reject') AND v.status NOT IN (`+placeholders(len(reversedStatuses))+`)
-		GROUP BY v.affiliate_id`, append([]any{since.UnixMilli()}, reversedStatuses...)...)
+		WHERE d.ts >= ? AND d.verdict IN ('review', 'reject') AND v.status NOT IN (`+placeholders(len(affwatch.ReversedStatuses))+`)
+		GROUP BY v.affiliate_id`, append([]any{since.UnixMilli()}, anys(affwatch.ReversedStatuses)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("commission at risk: %w", err)
 	}
@@ -248,4 +244,13 @@ func (s *DB) EachConversionWithClick(ctx context.Context, since time.Time, fn fu
 		}
 	}
 	return rows.Err()
+}
+
+// anys is a list of strings as query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

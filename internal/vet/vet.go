@@ -134,7 +134,7 @@ func (v *Vetter) Vet(ctx context.Context, sites []string) (Report, error) {
 				if a.AffiliateID != "" && !slices.Contains(pr.AffiliateIDs, a.AffiliateID) {
 					pr.AffiliateIDs = append(pr.AffiliateIDs, a.AffiliateID)
 				}
-				pr.Ours = pr.Ours || a.Program == v.Program.ID || (a.Merchant != "" && a.Merchant == v.Program.MerchantIDs[a.Network])
+				pr.Ours = pr.Ours || v.Program.Owns(*a)
 			}
 			for _, r := range p.Redirects {
 				rep.Redirects = append(rep.Redirects, fmt.Sprintf("%s -> %s (%s %d)", r.From, r.To, r.Kind, r.Status))
