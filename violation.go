@@ -63,6 +63,15 @@ type Evidence struct {
 	Events []EventVerdict `json:"events,omitempty"`
 }
 
+// FingerprintKey is what tells findings of one rule on one page apart in their
+// fingerprint: the evidence's key, else its snippet.
+func (e Evidence) FingerprintKey() string {
+	if e.Key != "" {
+		return e.Key
+	}
+	return e.Snippet
+}
+
 // Finding is one result of a rule or detector, before it is tracked as a Violation.
 type Finding struct {
 	RuleID      string   `json:"rule_id"`
@@ -114,12 +123,8 @@ func Fingerprint(ruleID, affiliateID, where, key string) string {
 // NewViolation turns a finding about an affiliate's page (or metric, for detectors) into
 // a violation with its fingerprint; the store decides its state.
 func NewViolation(f Finding, src Source, aff Affiliate, where string) Violation {
-	key := f.Evidence.Key
-	if key == "" {
-		key = f.Evidence.Snippet
-	}
 	v := Violation{
-		Fingerprint: Fingerprint(f.RuleID, aff.ID, where, key),
+		Fingerprint: Fingerprint(f.RuleID, aff.ID, where, f.Evidence.FingerprintKey()),
 		RuleID:      f.RuleID,
 		Source:      src,
 		Severity:    f.Severity,

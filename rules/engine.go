@@ -810,7 +810,7 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, 
 				fail(b.rule.ID, fmt.Errorf("%s: %w", b.rule.File, err))
 				continue
 			}
-			if applyProgram(&f, prog, affiliateID, where, e.now()) {
+			if ApplyProgram(&f, prog, affiliateID, where, e.now()) {
 				out = append(out, f)
 			}
 		}
@@ -875,9 +875,10 @@ func (e *Engine) finding(b binding, item any) (affwatch.Finding, error) {
 	}, nil
 }
 
-// applyProgram applies a program's parameters to a finding: it reports false for a
-// disabled rule, applies severity overrides, and marks findings an exception covers.
-func applyProgram(f *affwatch.Finding, prog affwatch.Program, affiliateID, pageURL string, now time.Time) bool {
+// ApplyProgram applies a program's parameters to a finding of a page or a detector: it
+// reports false for a disabled rule, applies severity overrides, and marks findings an
+// exception covers.
+func ApplyProgram(f *affwatch.Finding, prog affwatch.Program, affiliateID, pageURL string, now time.Time) bool {
 	for _, id := range prog.DisabledRules {
 		if id == f.RuleID {
 			return false

@@ -7,15 +7,6 @@ import (
 	"github.com/affwatch/affwatch"
 )
 
-// findingKey is what tells two findings of one rule on one page apart: it becomes part of
-// the violation's fingerprint (see affwatch.NewViolation).
-func findingKey(f affwatch.Finding) string {
-	if f.Evidence.Key != "" {
-		return f.Evidence.Key
-	}
-	return f.Evidence.Snippet
-}
-
 // mergeSameKey merges the findings of one rule that share their evidence key (two claim
 // lists that both match "cures insomnia"): they would be one violation, so the first
 // finding stands for them and its message keeps the others' words. The findings are in
@@ -30,7 +21,7 @@ func mergeSameKey(fs []affwatch.Finding) []affwatch.Finding {
 		// fs[i:j] are one rule's findings
 		first := map[string]int{} // key -> index in out
 		for _, f := range fs[i:j] {
-			k := findingKey(f)
+			k := f.Evidence.FingerprintKey()
 			at, dup := first[k]
 			if !dup {
 				first[k] = len(out)

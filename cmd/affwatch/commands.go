@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -597,21 +596,13 @@ func applyPrograms(programs []affwatch.Program, vs []affwatch.Violation, now tim
 	}
 	out := vs[:0]
 	for _, v := range vs {
-		p := byID[v.ProgramID]
-		if slices.Contains(p.DisabledRules, v.RuleID) {
+		f := affwatch.Finding{RuleID: v.RuleID, Severity: v.Severity}
+		if !rules.ApplyProgram(&f, byID[v.ProgramID], v.AffiliateID, v.URL, now) {
 			continue
 		}
-		if s, ok := p.SeverityOverrides[v.RuleID]; ok && s != affwatch.SeverityUnknown {
-			v.Severity = s
-		}
-		for _, ex := range p.Exceptions {
-			if rules.ExceptionApplies(ex, v.RuleID, v.AffiliateID, v.URL, now) {
-				v.State, v.SuppressedBy, v.SuppressReason = affwatch.StateSuppressed, affwatch.ExceptionSuppressor, ex.Reason
-				if v.SuppressReason == "" {
-					v.SuppressReason = "program exception"
-				}
-				break
-			}
+		v.Severity = f.Severity
+		if f.Suppressed != "" {
+			v.State, v.SuppressedBy, v.SuppressReason = affwatch.StateSuppressed, affwatch.ExceptionSuppressor, f.Suppressed
 		}
 		out = append(out, v)
 	}
@@ -627,17 +618,17 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 	if err != nil {
 		return scan, nil, err
 	}
+	opt := detectOptions(cfg, end)
 	var judged *detectors.JudgeSummary
 	if vst, ok := st.(detectors.VerdictStore); ok {
 		var judge *detectors.Judge
 		if judge, err = newJudge(ctx, cfg, st); err == nil {
-			opt := detectOptions(cfg, end)
 			judged, err = judge.JudgeStored(ctx, vst, end.Add(-opt.Window), end, opt.History)
 		}
 	}
 	var vs []affwatch.Violation
 	if err == nil {
-		vs, err = detectors.Run(ctx, st, detectOptions(cfg, end), cfg.Affiliates)
+		vs, err = detectors.Run(ctx, st, opt, cfg.Affiliates)
 	}
 	if err == nil {
 		judged.Attach(vs)

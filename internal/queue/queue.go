@@ -65,7 +65,6 @@ func Shares(scanID int64, affs []affwatch.Affiliate) []SiteArgs {
 		for _, h := range hosts {
 			share := a
 			share.Sites = byHost[h]
-			share.Render = ""
 			out = append(out, SiteArgs{ScanID: scanID, Host: h, Affiliate: share, Render: a.Render})
 		}
 	}

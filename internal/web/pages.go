@@ -229,18 +229,10 @@ func (s *Server) exportViolations(w http.ResponseWriter, r *http.Request, u affw
 	if format != "csv" && format != "json" {
 		return badField("format", "unknown export format %q (want csv or json)", format)
 	}
-	q.Limit, q.After = 1000, ""
-	var all []affwatch.Violation
-	for {
-		vs, next, err := s.queryViolations(r.Context(), q)
-		if err != nil {
-			return err
-		}
-		all = append(all, vs...)
-		if next == "" {
-			break
-		}
-		q.After = next
+	q.Limit, q.After = -1, "" // everything the filter selects, in one query
+	all, _, err := s.queryViolations(r.Context(), q)
+	if err != nil {
+		return err
 	}
 	name := "violations-" + s.now().UTC().Format("20060102-150405")
 	if format == "json" {
@@ -350,11 +342,7 @@ func (s *Server) violationPage(w http.ResponseWriter, r *http.Request, u affwatc
 			}
 		}
 	}
-	key := v.Evidence.Key
-	if key == "" {
-		key = v.Evidence.Snippet
-	}
-	s.render(w, r, "violation", u, map[string]any{"V": v, "Doc": doc, "Rule": rule, "Key": key,
+	s.render(w, r, "violation", u, map[string]any{"V": v, "Doc": doc, "Rule": rule, "Key": v.Evidence.FingerprintKey(),
 		"Error": r.URL.Query().Get("error"), "Today": s.now().Format("2006-01-02")})
 	return nil
 }
