@@ -164,9 +164,50 @@ func aggregate(ctx context.Context, src EventSource, w Window, history time.Dura
 	return a, nil
 }
 
+// ClickHourSource is an event source that keeps its clicks counted per affiliate and hour
+// (the SQLite and PostgreSQL stores): detection then reads the history weeks before the
+// window as these counts, and only the window's clicks one by one.
+type ClickHourSource interface {
+	// EachClickHour streams, for each affiliate and each hour starting at or after from
+	// and before to (both on the hour), how many clicks it has in that hour.
+	EachClickHour(ctx context.Context, from, to time.Time, fn func(affiliateID string, hour time.Time, clicks int) error) error
+}
+
+// onTheHour reports whether a time is a whole number of hours after the epoch.
+func onTheHour(t time.Time) bool { return t.UnixMilli()%3_600_000 == 0 }
+
+// historyFromHours adds the clicks before the window from the source's hourly counts, as
+// clicks read one by one would add them: each hour lies within one day of the history
+// when the history starts on the hour.
+func (a *aggregates) historyFromHours(ctx context.Context, src ClickHourSource) error {
+	err := src.EachClickHour(ctx, a.histFrom, a.w.Start, func(aff string, hour time.Time, n int) error {
+		s := a.stats(aff)
+		day := int(hour.Sub(a.histFrom) / (24 * time.Hour))
+		if day >= 0 && day < a.days {
+			s.daily[day] += float64(n)
+			if s.firstDay < 0 || day < s.firstDay {
+				s.firstDay = day
+			}
+		}
+		s.histClicks += float64(n)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("aggregate click hours: %w", err)
+	}
+	return nil
+}
+
 func (a *aggregates) clicks(ctx context.Context, src EventSource) error {
 	w := a.w
-	err := src.EachClickSignal(ctx, a.histFrom, func(c affwatch.Click) error {
+	since := a.histFrom
+	if hs, ok := src.(ClickHourSource); ok && onTheHour(a.histFrom) && onTheHour(w.Start) && a.histFrom.Before(w.Start) {
+		if err := a.historyFromHours(ctx, hs); err != nil {
+			return err
+		}
+		since = w.Start
+	}
+	err := src.EachClickSignal(ctx, since, func(c affwatch.Click) error {
 		if c.TS.After(w.End) {
 			return nil
 		}

@@ -86,12 +86,19 @@ func (it *integrityTally) add(c affwatch.Conversion) {
 // flags returns one finding per affiliate and problem, with the count and examples as
 // evidence.
 func (it *integrityTally) flags(w Window) []Flag {
+	// Orders in id order, and claims of one order in time order (ties as they came), so
+	// the examples a finding shows are the same on every run over the same data.
+	orders := make([]string, 0, len(it.orders))
 	for order, cs := range it.orders {
-		if len(cs) < 2 {
-			continue
+		if len(cs) >= 2 {
+			orders = append(orders, order)
 		}
+	}
+	sort.Strings(orders)
+	for _, order := range orders {
+		cs := it.orders[order]
 		// every conversion after the first for the same order is a duplicate claim
-		sort.Slice(cs, func(i, j int) bool { return cs[i].TS.Before(cs[j].TS) })
+		sort.SliceStable(cs, func(i, j int) bool { return cs[i].TS.Before(cs[j].TS) })
 		for _, c := range cs[1:] {
 			// Another affiliate is not named: each manager's report shows only their own.
 			first := "the same affiliate"

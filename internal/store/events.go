@@ -18,6 +18,9 @@ func (s *SQLite) AddClicks(ctx context.Context, cs []affwatch.Click) (int, error
 	if err != nil {
 		return 0, err
 	}
+	if s.dialect == dialectSQLite {
+		return s.addClicksSQLite(ctx, cs, ua)
+	}
 	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url, verdict, codes) VALUES `,
 		11, len(cs), func(args []any, i int) []any {
 			c := &cs[i]
