@@ -181,8 +181,10 @@ func (m Mapping) source(canonical string) (col string, optional bool) {
 	return col, false
 }
 
-// batchSize is how many rows go into one insert transaction.
-const batchSize = 5000
+// batchSize is how many rows go into one insert transaction: SQLite writes every page a
+// transaction touched to its journal once per transaction, so fewer, larger transactions
+// rewrite the hot pages of the click indexes less often (20,000 clicks are a few MB).
+const batchSize = 20000
 
 // record is one row, by canonical column name.
 type record func(col string) string
