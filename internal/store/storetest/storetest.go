@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -224,6 +225,45 @@ func ingest(t *testing.T, st Store) {
 	}
 	if len(cs) != 1 || cs[0].Amount != 10 {
 		t.Fatalf("conversions since 2.5 s: %+v", cs)
+	}
+	clickHours(t, st)
+}
+
+// clickHours: the clicks counted per affiliate and hour count every stored click once,
+// whatever was loaded twice, and only the hours asked for.
+func clickHours(t *testing.T, st Store) {
+	ctx := context.Background()
+	hs, ok := st.(interface {
+		EachClickHour(ctx context.Context, from, to time.Time, fn func(string, time.Time, int) error) error
+	})
+	if !ok {
+		t.Fatal("the store keeps no per-hour click counts")
+	}
+	h := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	more := []affwatch.Click{
+		{ClickID: "h1", TS: h.Add(time.Minute), AffiliateID: "b"},
+		{ClickID: "h2", TS: h.Add(59 * time.Minute), AffiliateID: "b"},
+		{ClickID: "h3", TS: h.Add(time.Hour), AffiliateID: "b"},
+		{ClickID: "h4", TS: h.Add(-time.Millisecond), AffiliateID: "b"},
+	}
+	if _, err := st.AddClicks(ctx, more[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.AddClicks(ctx, more); err != nil || n != 2 {
+		t.Fatalf("%d new clicks of 4, 2 of them stored before (%v)", n, err)
+	}
+	got := map[string]int{}
+	if err := hs.EachClickHour(ctx, h.Add(-time.Hour), h.Add(2*time.Hour), func(aff string, hour time.Time, n int) error {
+		got[aff+" "+hour.Format("15:04")] = n
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"b 09:00": 1, "b 10:00": 2, "b 11:00": 1}; !maps.Equal(got, want) {
+		t.Fatalf("clicks per hour: %v, want %v", got, want)
+	}
+	if err := hs.EachClickHour(ctx, h.Add(time.Minute), h, func(string, time.Time, int) error { return nil }); err == nil {
+		t.Fatal("hours asked from a time not on the hour: no error")
 	}
 }
 
