@@ -620,7 +620,8 @@ func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Ti
 	}
 	opt := detectOptions(cfg, end)
 	var judged *detectors.JudgeSummary
-	if vst, ok := st.(detectors.VerdictStore); ok {
+	err = applyRetention(ctx, cfg, st, time.Now()) // detect.retention (retention.go)
+	if vst, ok := st.(detectors.VerdictStore); ok && err == nil {
 		var judge *detectors.Judge
 		if judge, err = newJudge(ctx, cfg, st); err == nil {
 			judged, err = judge.JudgeStored(ctx, vst, end.Add(-opt.Window), end, opt.History)

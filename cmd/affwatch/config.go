@@ -183,8 +183,12 @@ func (c *Config) rendering() bool {
 // DetectConfig sets the fraud detectors' window, the affiliate's own history they compare
 // with, and their thresholds.
 type DetectConfig struct {
-	Window     Duration             `yaml:"window"`
-	History    Duration             `yaml:"history"`
+	Window  Duration `yaml:"window"`
+	History Duration `yaml:"history"`
+	// Retention is how long clicks are kept: each detector run first removes the UTC days
+	// that ended longer ago (whole days; on PostgreSQL their partitions). 0 keeps every
+	// click.
+	Retention  Duration             `yaml:"retention"`
 	Thresholds detectors.Thresholds `yaml:"thresholds"`
 }
 
@@ -760,6 +764,12 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Detect.Window < 0 || c.Detect.History < 0 {
 		bad("durations cannot be negative", "detect")
+	}
+	if r := c.Detect.Retention; r < 0 {
+		bad("cannot be negative (0 keeps every click)", "detect", "retention")
+	} else if read := c.Detect.Window + c.Detect.History; r > 0 && r < read {
+		bad(fmt.Sprintf("%s is shorter than what a detector run reads (detect.window + detect.history = %s): the detectors would lose their history",
+			fmtDays(time.Duration(r)), fmtDays(time.Duration(read))), "detect", "retention")
 	}
 	if err := c.Detect.Thresholds.Validate(); err != nil {
 		bad(err.Error(), "detect", "thresholds")

@@ -75,6 +75,7 @@ var commands = []command{
 	{"tokens create", "", "make a personal API token for a user (printed once)"},
 	{"tokens list", "", "list API tokens"},
 	{"tokens revoke", "ID", "revoke an API token"},
+	{"store copy", "", "move an installation to another store (SQLite to PostgreSQL): every table in one transaction, counts checked"},
 	{"worker", "", "crawl and judge the sites of scans shared through the PostgreSQL job queue (scan --workers, crawl.queue)"},
 	{"policy test", "", "run the Rego unit tests of the policies"},
 	{"policy check", "", "compile with the schemas, lint METADATA, list unformatted files"},
@@ -114,6 +115,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return exitOK, cmdServe(ctx, rest, stdout, stderr)
 	case "worker":
 		return cmdWorker(ctx, rest, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, stdout, stderr)
 	case "scans":
 		return exitOK, cmdScans(ctx, rest, stdout, stderr)
 	case "users":

@@ -14,6 +14,9 @@ import (
 // AddClicks inserts clicks in one transaction, ignoring click ids already stored, and
 // returns how many were new.
 func (s *SQLite) AddClicks(ctx context.Context, cs []affwatch.Click) (int, error) {
+	if s.pool != nil {
+		return s.copyClicks(ctx, cs) // PostgreSQL: COPY into a day's partition (pgevents.go)
+	}
 	ua, err := s.userAgentIDs(ctx, cs)
 	if err != nil {
 		return 0, err
@@ -97,6 +100,9 @@ func (s *SQLite) userAgentIDs(ctx context.Context, cs []affwatch.Click) (map[str
 // AddConversions inserts conversions in one transaction, ignoring conversion ids already
 // stored, and returns how many were new.
 func (s *SQLite) AddConversions(ctx context.Context, cs []affwatch.Conversion) (int, error) {
+	if s.pool != nil {
+		return s.copyConversions(ctx, cs) // PostgreSQL: COPY (pgevents.go)
+	}
 	return s.insertMany(ctx, `INSERT INTO conversions (conversion_id, click_id, ts, affiliate_id, order_id, amount, currency, commission, status) VALUES `,
 		9, len(cs), func(args []any, i int) []any {
 			c := &cs[i]

@@ -41,7 +41,7 @@ func OpenPostgres(ctx context.Context, url, password string) (*DB, error) {
 	s := &DB{db: db, dialect: dialectPostgres, path: where, Now: time.Now, pool: pool, closers: []func(){pool.Close}}
 	if err := db.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open %s: %w", where, err)
+		return nil, connectError(where, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, cfg.ConnConfig.User, err)
 	}
 	if err := s.migrateLocked(ctx); err != nil {
 		s.Close()

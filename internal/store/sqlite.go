@@ -57,6 +57,9 @@ type DB struct {
 	uaMu  sync.Mutex
 	uaIDs map[string]int64
 
+	// days are the UTC days whose clicks partition exists (PostgreSQL; see ensureDays).
+	days sync.Map
+
 	// stmts are statements prepared once, by query (see prepared).
 	stmts sync.Map
 }
