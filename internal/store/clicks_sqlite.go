@@ -9,8 +9,8 @@ import (
 	"github.com/affwatch/affwatch"
 )
 
-// clickColumns are the columns AddClicks writes, in the order addClicksSQLite binds them.
-const clickColumns = `click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url, verdict, codes`
+// sqliteClickColumns are the columns AddClicks writes, in the order addClicksSQLite binds them.
+const sqliteClickColumns = `click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url, verdict, codes`
 
 // addClicksSQLite is SQLite's AddClicks: the clicks, many rows per statement, and their
 // per-(affiliate, hour) counts in click_hours, in one transaction.
@@ -19,7 +19,7 @@ func (s *DB) addClicksSQLite(ctx context.Context, cs []affwatch.Click, ua map[st
 	one := "(" + placeholders(cols) + ")"
 	stmtFor := func(rows int) string {
 		var b strings.Builder
-		b.WriteString(`INSERT INTO clicks (` + clickColumns + `) VALUES `)
+		b.WriteString(`INSERT INTO clicks (` + sqliteClickColumns + `) VALUES `)
 		for i := range rows {
 			if i > 0 {
 				b.WriteByte(',')

@@ -269,7 +269,11 @@ func (s *DB) DropClicksBefore(ctx context.Context, t time.Time) (Retention, erro
 			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `DELETE FROM clicks WHERE ts < ?`, cutMS)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM clicks WHERE ts < ?`, cutMS); err != nil {
+				return err
+			}
+			// the per-hour counts of the days removed go with them (cut is on a day, so on an hour)
+			_, err = tx.ExecContext(ctx, `DELETE FROM click_hours WHERE hour < ?`, cutMS/3_600_000)
 			return err
 		})
 		return out, err

@@ -176,6 +176,17 @@ func TestRetentionDropsWholeDays(t *testing.T) {
 		if len(left) != 30 || slices.ContainsFunc(left, func(c affwatch.Click) bool { return c.TS.Before(day0.Add(48 * time.Hour)) }) {
 			t.Fatalf("%d clicks left, some before the cut", len(left))
 		}
+		// the clicks counted per hour are those left, and none before the cut
+		counted := 0
+		if err := st.EachClickHour(ctx, day0, day0.Add(5*24*time.Hour), func(_ string, hour time.Time, n int) error {
+			if hour.Before(day0.Add(48 * time.Hour)) {
+				t.Errorf("hour %s still counted after retention", hour)
+			}
+			counted += n
+			return nil
+		}); err != nil || counted != 30 {
+			t.Errorf("%d clicks counted per hour after retention (%v), want 30", counted, err)
+		}
 		if ret, err := st.DropClicksBefore(ctx, day0.Add(48*time.Hour)); err != nil || ret.Clicks != 0 || len(ret.Days) != 0 {
 			t.Errorf("retention again: %+v %v; want nothing", ret, err)
 		}
