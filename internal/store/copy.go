@@ -34,8 +34,8 @@ var ErrTargetNotEmpty = errors.New("the target store is not empty")
 
 // notCopied are the tables a copy leaves alone: the schema's own bookkeeping, the locks
 // (leases of processes running on the source, which would block the target's own) and
-// click_keys, which the target derives from its clicks.
-var notCopied = []string{"schema_migrations", "locks", "click_keys"}
+// click_keys and click_hours, which the target derives from its clicks.
+var notCopied = []string{"schema_migrations", "locks", "click_keys", "click_hours"}
 
 // derivedColumns are source columns the target may lack: storage details of one dialect.
 var derivedColumns = map[string][]string{
@@ -506,5 +506,16 @@ func (w *sqlCopy) load(ctx context.Context, t string, cols []string, rows *sql.R
 	return rows.Err()
 }
 
-func (w *sqlCopy) finish(context.Context, []string) error { return w.tx.Commit() }
-func (w *sqlCopy) rollback()                              { w.tx.Rollback() }
+// finish counts the copied clicks per affiliate and hour (SQLite's click_hours, which
+// AddClicks keeps and PostgreSQL does not have) before committing.
+func (w *sqlCopy) finish(ctx context.Context, _ []string) error {
+	if _, err := w.tx.ExecContext(ctx, `DELETE FROM click_hours`); err != nil {
+		return fmt.Errorf("click_hours: %w", err)
+	}
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO click_hours (affiliate_id, hour, clicks)
+		SELECT affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, count(*) FROM clicks GROUP BY 1, 2`); err != nil {
+		return fmt.Errorf("click_hours: %w", err)
+	}
+	return w.tx.Commit()
+}
+func (w *sqlCopy) rollback() { w.tx.Rollback() }

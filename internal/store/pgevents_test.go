@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -245,5 +246,55 @@ func TestPostgresClicksMigrationKeepsEveryClick(t *testing.T) {
 	n, err := st.AddClicks(ctx, []affwatch.Click{{ClickID: "m1", TS: day0, AffiliateID: "a"}, {ClickID: "m4", TS: day0.Add(50 * time.Hour), AffiliateID: "a"}})
 	if err != nil || n != 1 {
 		t.Fatalf("load after the migration: %d new, %v; want 1", n, err)
+	}
+}
+
+// hourCounts reads a store's clicks counted per affiliate and hour.
+func hourCounts(t *testing.T, st *store.DB) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	if err := st.EachClickHour(context.Background(), day0, day0.Add(10*24*time.Hour), func(aff string, hour time.Time, n int) error {
+		out[aff+" "+hour.Format(time.RFC3339)] += n
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A copy between the dialects keeps the clicks counted per hour: SQLite's click_hours is
+// not a table PostgreSQL has, so a copy from SQLite leaves it out, and a copy into SQLite
+// counts the clicks it brought.
+func TestCopyKeepsClickHours(t *testing.T) {
+	ctx := context.Background()
+	pg := openPG(t, testkit.Postgres(t))
+	a, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := a.AddClicks(ctx, clicksOver("h", 90, 3)); err != nil {
+		t.Fatal(err)
+	}
+	want := hourCounts(t, a)
+	if len(want) == 0 {
+		t.Fatal("no hours counted in the source")
+	}
+	if _, err := store.Copy(ctx, a, pg, store.CopyOptions{}); err != nil {
+		t.Fatalf("SQLite to PostgreSQL: %v", err)
+	}
+	if got := hourCounts(t, pg); !maps.Equal(got, want) {
+		t.Errorf("hours on PostgreSQL %v, want %v", got, want)
+	}
+	if _, err := store.Copy(ctx, pg, b, store.CopyOptions{}); err != nil {
+		t.Fatalf("PostgreSQL to SQLite: %v", err)
+	}
+	if got := hourCounts(t, b); !maps.Equal(got, want) {
+		t.Errorf("hours on SQLite after the copy %v, want %v", got, want)
 	}
 }
