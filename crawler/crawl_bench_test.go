@@ -245,9 +245,11 @@ func BenchmarkExtractFarmPage(b *testing.B) {
 	prog := &affwatch.Program{ID: "acme", LandingDomains: []string{"shop.acme.example"}}
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
+	cpu := processCPU(b)
 	for b.Loop() {
 		if _, err := crawler.Extract(page, "http://127.0.0.1/p3.html", crawler.ExtractOptions{Program: prog}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPUPerOp(b, cpu)
 }

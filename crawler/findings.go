@@ -217,7 +217,7 @@ func priceMatches(text, low string) [][]int {
 	if !hasAny(text, currencySigns) && !hasAny(low, currencyCodes) {
 		return nil
 	}
-	return priceRe.FindAllStringSubmatchIndex(text, -1)
+	return priceStarts.findAllSubmatchIndex(text, low)
 }
 
 type sentence struct {
@@ -349,6 +349,9 @@ var commonCaps = map[string]bool{"HERE": true, "THIS": true, "THAT": true, "NOW"
 // typography write "12,90 €"); a symbol after the amount needs no word boundary, a code
 // does.
 var priceRe = regexp.MustCompile(`(?i)(?:(?P<sym>[$€£¥₹])[\s\x{a0}\x{202f}]?(?P<num>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))|(?:(?P<num2>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)[\s\x{a0}\x{202f}]?(?P<code>(?:USD|EUR|GBP|JPY|CAD|AUD|CHF)\b|€|円))`)
+
+// priceStarts runs priceRe only from digits and currency signs, where its matches start.
+var priceStarts = newStartMatcher(priceRe.String(), nil, true, false, "$", "€", "£", "¥", "₹")
 
 var currencyOf = map[string]string{"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "円": "JPY"}
 
