@@ -321,7 +321,7 @@ func (x *extractor) commerceContext(p *affwatch.Page) {
 		}
 		n := utf8.RuneCountInString(b.Text)
 		ends[i] = b.Offset + n
-		low := strings.ToLower(b.Text)
+		low := x.lowText(i, b.Text)
 		if ctaHintSet.in(low) {
 			if ctaText.matchString(b.Text, low) {
 				add(i, signalCTA)
@@ -419,6 +419,14 @@ func (x *extractor) commerceContext(p *affwatch.Page) {
 			p.Blocks[i].Context.Commercial = len(own[i]) > 0
 		}
 	}
+}
+
+// lowText is block i's text lower-cased, as findInBlocks kept it.
+func (x *extractor) lowText(i int, text string) string {
+	if i < len(x.lows) {
+		return x.lows[i]
+	}
+	return strings.ToLower(text)
 }
 
 // linkPath is a URL's path and query, without scheme and host.

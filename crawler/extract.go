@@ -164,6 +164,7 @@ type extractor struct {
 	links     []affwatch.Link
 	embeds    []affwatch.Embed
 	redirects []affwatch.Redirect
+	lows      []string // each block's text lower-cased, set by findInBlocks
 }
 
 // skipped elements carry no reader-visible text.

@@ -92,11 +92,12 @@ func newWordSet(words []string) *wordSet {
 	return &ws
 }
 
-// in reports whether text contains one of the words.
+// in reports whether text contains one of the words. A word's second byte is compared
+// before the rest: most letters that start a word start no hint there.
 func (ws *wordSet) in(text string) bool {
 	for i := 0; i < len(text); i++ {
 		for _, w := range ws[text[i]] {
-			if strings.HasPrefix(text[i:], w) {
+			if len(w) <= len(text)-i && (len(w) == 1 || text[i+1] == w[1]) && text[i:i+len(w)] == w {
 				return true
 			}
 		}
@@ -126,8 +127,10 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 			}
 		}
 	}
-	for _, b := range p.Blocks {
+	x.lows = make([]string, len(p.Blocks))
+	for i, b := range p.Blocks {
 		low := strings.ToLower(b.Text)
+		x.lows[i] = low
 		// Most blocks carry no disclosure word at all: they are not split into sentences.
 		if disclosureHintSet.in(low) || hasAny(low, extra) {
 			x.disclosuresIn(p, b, extra)
