@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,7 +218,7 @@ func priceMatches(text, low string) [][]int {
 	if !strings.ContainsAny(text, "0123456789") {
 		return nil
 	}
-	if !hasAny(text, currencySigns) && !hasAny(low, currencyCodes) {
+	if !priceHintSet.in(low) {
 		return nil
 	}
 	return priceStarts.findAllSubmatchIndex(text, low)
@@ -316,11 +317,13 @@ func disclosurePhrase(s string, extra []string) (string, bool) {
 // couponCode finds codes introduced as such: "code SAVE20", "coupon: SAVE20", "use SAVE20 at checkout".
 var couponCode = regexp.MustCompile(`(?i:promo(?:tional)?\s+code|coupon(?:\s+code)?|discount\s+code|voucher(?:\s+code)?|gutscheincode|rabattcode|code|use)\s*[:"“'‘]?\s*["“'‘]?([A-Z0-9][A-Z0-9_-]{3,24})\b`)
 
-// currencySigns and currencyCodes are what a price has beside its digits (checked one by
-// one: strings.ContainsAny with non-ASCII characters is several times slower).
+// currencySigns and currencyCodes are what a price has beside its digits; priceHintSet
+// finds any of them in a block's lower-cased text in one pass (lower-casing leaves the
+// signs as they are).
 var (
 	currencySigns = []string{"$", "€", "£", "¥", "₹", "円"}
 	currencyCodes = []string{"usd", "eur", "gbp", "jpy", "cad", "aud", "chf"}
+	priceHintSet  = newWordSet(append(slices.Clone(currencySigns), currencyCodes...))
 )
 
 // digitSeparators are removed from an amount's digits.
