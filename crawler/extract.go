@@ -500,6 +500,9 @@ func (x *extractor) scanScript(n *html.Node, hidden bool) {
 }
 
 func nodeText(n *html.Node) string {
+	if c := n.FirstChild; n.Type != html.TextNode && c != nil && c == n.LastChild && c.Type == html.TextNode && c.FirstChild == nil {
+		return c.Data // one text node, as most links and inline scripts have
+	}
 	var b strings.Builder
 	var f func(*html.Node)
 	f = func(n *html.Node) {
@@ -528,7 +531,23 @@ func imgAlt(n *html.Node) string {
 	return ""
 }
 
-func normSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+// normSpace folds white space: words joined by single spaces, none at either end. Text
+// that is so already (most link texts and titles) is returned as it is.
+func normSpace(s string) string {
+	space := true // the byte before is a space, or there is none
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == ' ' && space:
+			return strings.Join(strings.Fields(s), " ")
+		default:
+			space = c == ' '
+		}
+	}
+	if space && s != "" {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return s
+}
 
 // selector builds a CSS path that finds the element again: an id where there is one,
 // otherwise tag names with :nth-of-type up to the nearest ancestor with an id.
