@@ -64,3 +64,30 @@ func TestBotWallDecision(t *testing.T) {
 		}
 	}
 }
+
+// TestWordSetFindsWhatContainsFinds checks the one-pass word search against a
+// strings.Contains per word, on the disclosure, commerce and price hint words, at the
+// start, middle and end of texts, and for one-byte words.
+func TestWordSetFindsWhatContainsFinds(t *testing.T) {
+	sets := map[string][]string{
+		"disclosure": disclosureHints,
+		"price":      append(append([]string{}, currencySigns...), currencyCodes...),
+		"short":      {"#", "%", "ab", "b"},
+	}
+	texts := []string{"", "a", "#", "x#", "%", "ab", "a b", "xxab", "abx", "b", "c", "sponsor", "sponsore", "sponso", "afflink",
+		"12 €", "€", "usd", "us", "円", "we earn", "no hints at all here", "thank you", "(ad)", "( aff)", "revenu", "cost to yo"}
+	for name, words := range sets {
+		ws := newWordSet(words)
+		for _, text := range texts {
+			for _, tx := range []string{text, "zz " + text, text + " zz"} {
+				want := false
+				for _, w := range words {
+					want = want || strings.Contains(tx, w)
+				}
+				if got := ws.in(tx); got != want {
+					t.Errorf("%s words in %q: %v, want %v", name, tx, got, want)
+				}
+			}
+		}
+	}
+}

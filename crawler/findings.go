@@ -80,25 +80,43 @@ func (x *extractor) disclosuresIn(p *affwatch.Page, b affwatch.Block, extra []st
 
 // wordSet finds any of a few words in a text in one pass: at each position only the
 // words that start with that byte are compared (a strings.Contains per word made this a
-// sixth of extraction on long pages).
-type wordSet [256][]string
+// sixth of extraction on long pages), and only when some word starts with that byte and
+// the next one (a bit table small enough to stay in the CPU's cache).
+type wordSet struct {
+	words [256][]string
+	// pair[a] has bit b set when a word starts with bytes a, b; all bits when a word is
+	// the one byte a.
+	pair [256][4]uint64
+}
 
 func newWordSet(words []string) *wordSet {
 	var ws wordSet
 	for _, w := range words {
-		if w != "" {
-			ws[w[0]] = append(ws[w[0]], w)
+		if w == "" {
+			continue
+		}
+		ws.words[w[0]] = append(ws.words[w[0]], w)
+		if len(w) == 1 {
+			ws.pair[w[0]] = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+		} else {
+			ws.pair[w[0]][w[1]>>6] |= 1 << (w[1] & 63)
 		}
 	}
 	return &ws
 }
 
-// in reports whether text contains one of the words. A word's second byte is compared
-// before the rest: most letters that start a word start no hint there.
+// in reports whether text contains one of the words.
 func (ws *wordSet) in(text string) bool {
 	for i := 0; i < len(text); i++ {
-		for _, w := range ws[text[i]] {
-			if len(w) <= len(text)-i && (len(w) == 1 || text[i+1] == w[1]) && text[i:i+len(w)] == w {
+		var next byte // after the last byte: 0, which starts no word's second byte
+		if i+1 < len(text) {
+			next = text[i+1]
+		}
+		if ws.pair[text[i]][next>>6]&(1<<(next&63)) == 0 {
+			continue
+		}
+		for _, w := range ws.words[text[i]] {
+			if len(w) <= len(text)-i && text[i:i+len(w)] == w {
 				return true
 			}
 		}

@@ -64,7 +64,7 @@ func (m *startMatcher) canStart(text, low string, i int, ascii bool) bool {
 		return true
 	}
 	if ascii && m.words != nil {
-		for _, w := range m.words[low[i]] {
+		for _, w := range m.words.words[low[i]] {
 			if len(low)-i >= len(w) && low[i:i+len(w)] == w {
 				return true
 			}
