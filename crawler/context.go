@@ -163,7 +163,7 @@ func signupToken(tok string) bool {
 // quoteSpans finds the passages of a block's text in quotation marks, as rune offsets.
 // A straight double quote after a digit is an inch mark (a 9" pan), not a quotation.
 func quoteSpans(text string) []affwatch.Span {
-	if !strings.ContainsAny(text, "\"“„«") {
+	if !hasQuoteMark(text) {
 		return nil
 	}
 	var out []affwatch.Span
@@ -200,6 +200,14 @@ func quoteSpans(text string) []affwatch.Span {
 		}
 	}
 	return out
+}
+
+// hasQuoteMark reports whether text holds one of the quotation marks quoteSpans reads
+// (", “, „, «): strings.ContainsAny with non-ASCII characters decodes every rune of the
+// text and was most of quoteSpans' time on blocks without quotations. Block text is valid
+// UTF-8, so the marks' bytes are found only where the marks are.
+func hasQuoteMark(text string) bool {
+	return strings.IndexByte(text, '"') >= 0 || strings.Contains(text, "“") || strings.Contains(text, "„") || strings.Contains(text, "«")
 }
 
 // titleLike reports whether italicised or cited text reads as the title of a work: three
@@ -266,11 +274,16 @@ func mergeSpans(spans []affwatch.Span) []affwatch.Span {
 	return out
 }
 
-// ctaText is a call to action: what a button or link says to make the reader buy.
-var ctaText = regexp.MustCompile(`(?i)\b(?:buy (?:it )?now|buy (?:it )?(?:at|on|from) (?-i:[A-Z])|shop (?:now|the (?:sale|deal|look))|shop (?:at|on) (?-i:[A-Z])|order (?:now|today|yours)|add(?:ed)? to (?:cart|bag|basket|trolley)|(?:proceed to |go to )?checkout|get (?:yours|it now|the deal|this deal|deal|the offer|\d+% off)|(?:see|view|get|grab|claim|unlock) (?:the |this |today'?s )?(?:deals?|offer|discount|price)|check (?:the )?(?:current |latest )?price|(?:see|view) (?:the )?price|see (?:it )?(?:at|on) (?-i:[A-Z])|claim (?:your|the|this) (?:offer|discount|deal|coupon)|redeem (?:now|(?:your|the|this) (?:code|offer|coupon|voucher))|book (?:now|today)|register (?:now|today)|reserve (?:now|yours|your (?:seat|spot))|pre-?order|complete your (?:order|purchase)|free shipping)\b`)
+// ctaText is a call to action: what a button or link says to make the reader buy. The
+// words are those every match starts with (see startMatcher).
+var ctaText = newStartMatcher(`(?i)\b(?:buy (?:it )?now|buy (?:it )?(?:at|on|from) (?-i:[A-Z])|shop (?:now|the (?:sale|deal|look))|shop (?:at|on) (?-i:[A-Z])|order (?:now|today|yours)|add(?:ed)? to (?:cart|bag|basket|trolley)|(?:proceed to |go to )?checkout|get (?:yours|it now|the deal|this deal|deal|the offer|\d+% off)|(?:see|view|get|grab|claim|unlock) (?:the |this |today'?s )?(?:deals?|offer|discount|price)|check (?:the )?(?:current |latest )?price|(?:see|view) (?:the )?price|see (?:it )?(?:at|on) (?-i:[A-Z])|claim (?:your|the|this) (?:offer|discount|deal|coupon)|redeem (?:now|(?:your|the|this) (?:code|offer|coupon|voucher))|book (?:now|today)|register (?:now|today)|reserve (?:now|yours|your (?:seat|spot))|pre-?order|complete your (?:order|purchase)|free shipping)\b`,
+	[]string{"buy ", "shop ", "order ", "add", "proceed to ", "go to ", "checkout", "get ", "see ", "view ", "grab ", "claim ",
+		"unlock ", "check ", "redeem ", "book ", "register ", "reserve ", "pre", "complete your ", "free shipping"}, false, true)
 
-// discountText is a reduction: "30% off", "save 20%", "half price".
-var discountText = regexp.MustCompile(`(?i)\b\d{1,2}\s?%\s?off\b|\bsave (?:up to )?\d{1,2}\s?%|\b\d{1,2}\s?% discount\b|\bhalf price\b|\bbogo\b|\bbuy one,? get one\b|\bget (?:one|1|a second one) free\b`)
+// discountText is a reduction: "30% off", "save 20%", "half price"; a match starts with
+// one of the words or a digit.
+var discountText = newStartMatcher(`(?i)\b\d{1,2}\s?%\s?off\b|\bsave (?:up to )?\d{1,2}\s?%|\b\d{1,2}\s?% discount\b|\bhalf price\b|\bbogo\b|\bbuy one,? get one\b|\bget (?:one|1|a second one) free\b`,
+	[]string{"save ", "half price", "bogo", "buy one", "get "}, true, true)
 
 // ctaHints are words every ctaText and discountText match contains: blocks without any
 // are not searched.
@@ -308,12 +321,12 @@ func (x *extractor) commerceContext(p *affwatch.Page) {
 		}
 		n := utf8.RuneCountInString(b.Text)
 		ends[i] = b.Offset + n
-		low := strings.ToLower(b.Text)
+		low := x.lowText(i, b.Text)
 		if ctaHintSet.in(low) {
-			if ctaText.MatchString(b.Text) {
+			if ctaText.matchString(b.Text, low) {
 				add(i, signalCTA)
 			}
-			if discountText.MatchString(b.Text) {
+			if discountText.matchString(b.Text, low) {
 				add(i, signalDiscount)
 			}
 		}
@@ -406,6 +419,14 @@ func (x *extractor) commerceContext(p *affwatch.Page) {
 			p.Blocks[i].Context.Commercial = len(own[i]) > 0
 		}
 	}
+}
+
+// lowText is block i's text lower-cased, as findInBlocks kept it.
+func (x *extractor) lowText(i int, text string) string {
+	if i < len(x.lows) {
+		return x.lows[i]
+	}
+	return strings.ToLower(text)
 }
 
 // linkPath is a URL's path and query, without scheme and host.

@@ -822,6 +822,14 @@ func isBotWall(status int, body []byte) bool {
 		status != 200 && status != 401 {
 		return false
 	}
+	// a real page may mention captcha once; a challenge page is small and says little else
+	need := 1
+	if status == 200 {
+		if len(body) >= 32<<10 {
+			return false
+		}
+		need = 2
+	}
 	head := body
 	if len(head) > 64<<10 {
 		head = head[:64<<10]
@@ -829,12 +837,10 @@ func isBotWall(status int, body []byte) bool {
 	hits := 0
 	for _, m := range botWallMarkers {
 		if bytes.Contains(head, m) {
-			hits++
+			if hits++; hits >= need {
+				return true
+			}
 		}
 	}
-	if status == 200 {
-		// a real page may mention captcha once; a challenge page is small and says little else
-		return hits >= 2 && len(body) < 32<<10
-	}
-	return hits >= 1
+	return false
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -76,9 +78,9 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 		x.opt.MaxLinks = DefaultMaxLinks
 	}
 	page.SchemaVersion = affwatch.PageSchemaVersion
-	page.Title = normSpace(doc.Find("title").First().Text())
-	page.Lang, _ = doc.Find("html").Attr("lang")
-	if b, ok := doc.Find("base[href]").First().Attr("href"); ok {
+	page.Title = normSpace(doc.FindMatcher(selTitle).First().Text())
+	page.Lang, _ = doc.FindMatcher(selHTML).Attr("lang")
+	if b, ok := doc.FindMatcher(selBaseHref).First().Attr("href"); ok {
 		if bu, err := base.Parse(strings.TrimSpace(b)); err == nil {
 			x.base = bu
 		}
@@ -164,6 +166,7 @@ type extractor struct {
 	links     []affwatch.Link
 	embeds    []affwatch.Embed
 	redirects []affwatch.Redirect
+	lows      []string // each block's text lower-cased, set by findInBlocks
 }
 
 // skipped elements carry no reader-visible text.
@@ -497,6 +500,9 @@ func (x *extractor) scanScript(n *html.Node, hidden bool) {
 }
 
 func nodeText(n *html.Node) string {
+	if c := n.FirstChild; n.Type != html.TextNode && c != nil && c == n.LastChild && c.Type == html.TextNode && c.FirstChild == nil {
+		return c.Data // one text node, as most links and inline scripts have
+	}
 	var b strings.Builder
 	var f func(*html.Node)
 	f = func(n *html.Node) {
@@ -525,7 +531,23 @@ func imgAlt(n *html.Node) string {
 	return ""
 }
 
-func normSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+// normSpace folds white space: words joined by single spaces, none at either end. Text
+// that is so already (most link texts and titles) is returned as it is.
+func normSpace(s string) string {
+	space := true // the byte before is a space, or there is none
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' || c == ' ' && space:
+			return strings.Join(strings.Fields(s), " ")
+		default:
+			space = c == ' '
+		}
+	}
+	if space && s != "" {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return s
+}
 
 // selector builds a CSS path that finds the element again: an id where there is one,
 // otherwise tag names with :nth-of-type up to the nearest ancestor with an id.
@@ -618,7 +640,7 @@ func cssIdent(s string) string {
 // hiddenByStylesheet finds elements that <style> rules with simple selectors hide.
 func hiddenByStylesheet(doc *goquery.Document) map[*html.Node]bool {
 	hidden := map[*html.Node]bool{}
-	doc.Find("style").Each(func(_ int, s *goquery.Selection) {
+	doc.FindMatcher(selStyle).Each(func(_ int, s *goquery.Selection) {
 		css := s.Text()
 		if len(css) > 1<<20 {
 			css = css[:1<<20]
@@ -632,8 +654,8 @@ func hiddenByStylesheet(doc *goquery.Document) map[*html.Node]bool {
 				if sel == "" || strings.ContainsAny(sel, ":[") {
 					continue // pseudo-classes and attribute selectors are beyond a simple reading
 				}
-				m, err := cascadia.Compile(sel)
-				if err != nil {
+				m := stylesheetSelector(sel)
+				if m == nil {
 					continue
 				}
 				for _, n := range doc.FindMatcher(m).Nodes {
@@ -643,6 +665,44 @@ func hiddenByStylesheet(doc *goquery.Document) map[*html.Node]bool {
 		}
 	})
 	return hidden
+}
+
+// The selectors Extract looks for, compiled once (goquery's Find compiles its selector
+// on every call).
+var (
+	selTitle    = cascadia.MustCompile("title")
+	selHTML     = cascadia.MustCompile("html")
+	selBaseHref = cascadia.MustCompile("base[href]")
+	selStyle    = cascadia.MustCompile("style")
+)
+
+// stylesheetSelectors are the <style> rules' selectors compiled so far (nil: not a
+// selector cascadia reads): a site's pages share their stylesheet, so each page asked
+// for the same few. At most maxStylesheetSelectors are kept, so hostile pages of ever new
+// selectors cannot grow it without bound.
+var (
+	stylesheetSelectors    sync.Map // selector text -> cascadia.Selector (nil when it does not compile)
+	stylesheetSelectorsLen atomic.Int64
+)
+
+const maxStylesheetSelectors = 10000
+
+// stylesheetSelector compiles a selector of a <style> rule (nil when it does not compile).
+func stylesheetSelector(sel string) cascadia.Selector {
+	if m, ok := stylesheetSelectors.Load(sel); ok {
+		m, _ := m.(cascadia.Selector)
+		return m
+	}
+	m, err := cascadia.Compile(sel)
+	if err != nil {
+		m = nil
+	}
+	if stylesheetSelectorsLen.Load() < maxStylesheetSelectors {
+		if _, loaded := stylesheetSelectors.LoadOrStore(sel, m); !loaded {
+			stylesheetSelectorsLen.Add(1)
+		}
+	}
+	return m
 }
 
 type cssRule struct{ selectors, decls string }

@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,14 +80,26 @@ func (x *extractor) disclosuresIn(p *affwatch.Page, b affwatch.Block, extra []st
 
 // wordSet finds any of a few words in a text in one pass: at each position only the
 // words that start with that byte are compared (a strings.Contains per word made this a
-// sixth of extraction on long pages).
-type wordSet [256][]string
+// sixth of extraction on long pages), and only when some word starts with that byte and
+// the next one (a bit table small enough to stay in the CPU's cache).
+type wordSet struct {
+	words [256][]string
+	// pair[a] has bit b set when a word starts with bytes a, b; all bits when a word is
+	// the one byte a.
+	pair [256][4]uint64
+}
 
 func newWordSet(words []string) *wordSet {
 	var ws wordSet
 	for _, w := range words {
-		if w != "" {
-			ws[w[0]] = append(ws[w[0]], w)
+		if w == "" {
+			continue
+		}
+		ws.words[w[0]] = append(ws.words[w[0]], w)
+		if len(w) == 1 {
+			ws.pair[w[0]] = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+		} else {
+			ws.pair[w[0]][w[1]>>6] |= 1 << (w[1] & 63)
 		}
 	}
 	return &ws
@@ -95,8 +108,15 @@ func newWordSet(words []string) *wordSet {
 // in reports whether text contains one of the words.
 func (ws *wordSet) in(text string) bool {
 	for i := 0; i < len(text); i++ {
-		for _, w := range ws[text[i]] {
-			if strings.HasPrefix(text[i:], w) {
+		var next byte // after the last byte: 0, which starts no word's second byte
+		if i+1 < len(text) {
+			next = text[i+1]
+		}
+		if ws.pair[text[i]][next>>6]&(1<<(next&63)) == 0 {
+			continue
+		}
+		for _, w := range ws.words[text[i]] {
+			if len(w) <= len(text)-i && text[i:i+len(w)] == w {
 				return true
 			}
 		}
@@ -126,8 +146,10 @@ func (x *extractor) findInBlocks(p *affwatch.Page) {
 			}
 		}
 	}
-	for _, b := range p.Blocks {
+	x.lows = make([]string, len(p.Blocks))
+	for i, b := range p.Blocks {
 		low := strings.ToLower(b.Text)
+		x.lows[i] = low
 		// Most blocks carry no disclosure word at all: they are not split into sentences.
 		if disclosureHintSet.in(low) || hasAny(low, extra) {
 			x.disclosuresIn(p, b, extra)
@@ -214,10 +236,10 @@ func priceMatches(text, low string) [][]int {
 	if !strings.ContainsAny(text, "0123456789") {
 		return nil
 	}
-	if !hasAny(text, currencySigns) && !hasAny(low, currencyCodes) {
+	if !priceHintSet.in(low) {
 		return nil
 	}
-	return priceRe.FindAllStringSubmatchIndex(text, -1)
+	return priceStarts.findAllSubmatchIndex(text, low)
 }
 
 type sentence struct {
@@ -313,11 +335,13 @@ func disclosurePhrase(s string, extra []string) (string, bool) {
 // couponCode finds codes introduced as such: "code SAVE20", "coupon: SAVE20", "use SAVE20 at checkout".
 var couponCode = regexp.MustCompile(`(?i:promo(?:tional)?\s+code|coupon(?:\s+code)?|discount\s+code|voucher(?:\s+code)?|gutscheincode|rabattcode|code|use)\s*[:"“'‘]?\s*["“'‘]?([A-Z0-9][A-Z0-9_-]{3,24})\b`)
 
-// currencySigns and currencyCodes are what a price has beside its digits (checked one by
-// one: strings.ContainsAny with non-ASCII characters is several times slower).
+// currencySigns and currencyCodes are what a price has beside its digits; priceHintSet
+// finds any of them in a block's lower-cased text in one pass (lower-casing leaves the
+// signs as they are).
 var (
 	currencySigns = []string{"$", "€", "£", "¥", "₹", "円"}
 	currencyCodes = []string{"usd", "eur", "gbp", "jpy", "cad", "aud", "chf"}
+	priceHintSet  = newWordSet(append(slices.Clone(currencySigns), currencyCodes...))
 )
 
 // digitSeparators are removed from an amount's digits.
@@ -349,6 +373,9 @@ var commonCaps = map[string]bool{"HERE": true, "THIS": true, "THAT": true, "NOW"
 // typography write "12,90 €"); a symbol after the amount needs no word boundary, a code
 // does.
 var priceRe = regexp.MustCompile(`(?i)(?:(?P<sym>[$€£¥₹])[\s\x{a0}\x{202f}]?(?P<num>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?))|(?:(?P<num2>\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)[\s\x{a0}\x{202f}]?(?P<code>(?:USD|EUR|GBP|JPY|CAD|AUD|CHF)\b|€|円))`)
+
+// priceStarts runs priceRe only from digits and currency signs, where its matches start.
+var priceStarts = newStartMatcher(priceRe.String(), nil, true, false, "$", "€", "£", "¥", "₹")
 
 var currencyOf = map[string]string{"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "円": "JPY"}
 

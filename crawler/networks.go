@@ -121,7 +121,8 @@ func hostMatch(host, pattern string) bool {
 		return true
 	}
 	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
-		return strings.HasSuffix(host, "."+suffix)
+		// host ends in "."+suffix, compared without building that string for every link
+		return len(host) > len(suffix) && host[len(host)-len(suffix)-1] == '.' && strings.HasSuffix(host, suffix)
 	}
 	return host == pattern
 }
