@@ -184,6 +184,9 @@ func (s *SQLite) EachClick(ctx context.Context, since time.Time, fn func(affwatc
 // fields the fraud detectors read (TS, AffiliateID, IP, UserAgent): on tens of millions of
 // clicks, reading the other columns is most of the cost.
 func (s *SQLite) EachClickSignal(ctx context.Context, since time.Time, fn func(affwatch.Click) error) error {
+	if s.pool != nil && !s.viaSQL {
+		return s.eachClickSignalPG(ctx, since, fn) // pgevents.go
+	}
 	return s.eachClick(ctx, `c.ts, c.affiliate_id, c.ip, u.ua`, since,
 		func(c *affwatch.Click, ms *int64) []any { return []any{ms, &c.AffiliateID, &c.IP, &c.UserAgent} }, fn)
 }

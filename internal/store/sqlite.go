@@ -59,6 +59,9 @@ type DB struct {
 
 	// days are the UTC days whose clicks partition exists (PostgreSQL; see ensureDays).
 	days sync.Map
+	// viaSQL makes EachClickSignal on PostgreSQL go through database/sql as on SQLite
+	// (benchmarks compare the two).
+	viaSQL bool
 
 	// stmts are statements prepared once, by query (see prepared).
 	stmts sync.Map
