@@ -64,6 +64,22 @@ shop_forms := {
 	],
 }
 
+# shop_words are, by category, the words every match of one of its shop forms holds (one of
+# them at least): only blocks holding one are read (page.own_blocks_with).
+shop_words := {
+	"urgency": {
+		"limited", "deal", "end", "ends", "expire", "expires", "day", "days", "d", "h", "hour", "hours",
+		"hr", "hrs", ":", "released", "reserved", "held", "prioritized", "guaranteed",
+	},
+	"scarcity": {"left", "remaining", "available", "stock", "sold", "limited", "while", "once", "last", "only", "claimed"},
+	"social_proof": {
+		"people", "person", "persons", "others", "shopper", "shoppers", "customer", "customers", "user", "users",
+		"visitor", "visitors", "buyer", "buyers", "guest", "guests", "someone", "sold", "purchased", "bought",
+		"order", "orders", "ordered", "viewed", "cart", "carts", "basket", "baskets", "bag", "bags", "added",
+		"viewing", "watching", "just",
+	},
+}
+
 # context_forms are everyday words that are pressure only where something is sold: judged
 # in blocks with a commercial context.
 context_forms := {
@@ -81,6 +97,23 @@ context_forms := {
 	],
 }
 
+# context_words are, by category, the words every match of one of its context forms holds,
+# or, for forms that let a word go on ("hurry" of "hurrying"), a stem (context_stems).
+context_words := {
+	"urgency": {
+		"act", "last", "limited", "end", "ends", "only", "today", "miss", "before",
+		"flash", "expire", "expires", ":",
+	},
+	"scarcity": {"demand", "sell", "sells", "left", "gone", "selling", "limited", "going"},
+	"social_proof": {"have", "people", "shoppers", "customers", "got"},
+}
+
+# context_stems are the beginnings of words the context forms let go on, by category.
+context_stems := {
+	"urgency": {"hurry", "countdown"},
+	"social_proof": {"viewing", "viewed", "looking", "looked", "watching", "bought", "buying", "purchased", "ordered", "added"},
+}
+
 # look_alikes look like claims and are not: a timestamp ("2022-09-30 00:49:50", "10:42:07
 # UTC"), a build stamp of five or more numbers ("26:05:02:15:29:35"), a media player's
 # times ("Remaining Time -0:00", "0:00 / 3:45").
@@ -96,6 +129,10 @@ look_alikes := concat("|", [
 a_year(m) if regex.match(`^(?:19\d\d|20\d\d|2100)\s`, m)
 
 forms := {"shop": shop_forms, "context": context_forms}
+
+words := {"shop": shop_words, "context": context_words}
+
+stems := {"context": context_stems}
 
 patterns := {kind: {category: concat("|", [sprintf("(?:%s)", [f]) | some f in fs]) | some category, fs in cats} |
 	some kind, cats in forms
@@ -124,8 +161,7 @@ shop_claim(category, b, m) if {
 warn contains finding if {
 	some kind, cats in patterns
 	some category, pattern in cats
-	regex.match(pattern, input.text) # one pass over the page first: most pages have none
-	some b in page.own_blocks
+	some b in page.own_blocks_with_stems(words[kind][category], object.get(stems, [kind, category], set()))
 	some m in regex.find_n(pattern, b.text, -1)
 	in_context(kind, category, b, m)
 	not a_year(m)

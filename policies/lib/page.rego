@@ -108,7 +108,45 @@ badge(b) if b.context.badge
 
 # own_blocks are the visible blocks whose words are the page's own: not quotations and not
 # a media player's controls.
-own_blocks := [b | some b in visible_blocks; not b.context.quote; not b.context.media]
+own_blocks := [b | some b in input.blocks; own(b)]
+
+# own is true for a block of the page's own visible words (one of own_blocks).
+own(b) if {
+	not b.hidden
+	not b.context.quote
+	not b.context.media
+}
+
+# own_blocks_with(words) are the own blocks that hold at least one of words (a set), in
+# document order: the only blocks where a pattern can match when every match of it holds
+# one of those words. A word is lower-case and either a whole run of letters ("left",
+# "stock") or one character that is neither a letter, a digit nor a space (":" of a
+# clock). The page's word index (input.words) finds the blocks without reading their text,
+# so a pattern rule costs what its words cost, not what the page's text does; a document
+# without the index (a hand-written test input) has every own block read.
+own_blocks_with(words) := own_blocks_with_stems(words, set())
+
+# own_blocks_with_stems(words, stems) are own_blocks_with(words) and the own blocks whose
+# text holds one of stems (lower-case), for a pattern that lets a word go on ("hurry" of
+# "hurrying"): those are found by reading the text, so keep stems few.
+own_blocks_with_stems(words, stems) := [b |
+	some i in sort(blocks_holding(words, stems))
+	b := input.blocks[i]
+	own(b)
+] if {
+	is_object(input.words)
+} else := own_blocks
+
+# blocks_holding are the indexes of the blocks that hold one of words or stems.
+blocks_holding(words, stems) := {i | some is in object.filter(input.words, words); some i in is} | {i |
+	some stem in stems
+	contains(lower_text, stem)
+	some i, b in input.blocks
+	contains(lower(b.text), stem)
+}
+
+# lower_text is the page's visible text lower-cased, once per page.
+lower_text := lower(input.text)
 
 # quoted is true when the n characters at offset i of block b are inside a quoted passage
 # (quotation marks, <q>, <cite>, a title of a work).
