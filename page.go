@@ -85,7 +85,7 @@ type Page struct {
 	// every match needs (lib/page.rego's own_blocks_with) instead of scanning all the text.
 	// Absent on documents not made by the extractor; rules then read every block.
 	Words map[string][]int `json:"words,omitempty"`
-	Links  []Link  `json:"links"`
+	Links []Link           `json:"links"`
 	// LinksDropped counts the anchors past the extractor's cap on links (in reading
 	// order): they are not judged. Zero on every ordinary page.
 	LinksDropped int          `json:"links_dropped,omitempty"`
