@@ -65,7 +65,7 @@ shop_forms := {
 }
 
 # shop_words are, by category, the words every match of one of its shop forms holds (one of
-# them at least): only blocks holding one are read (page.own_blocks_with).
+# them at least): only blocks holding one are read (reads).
 shop_words := {
 	"urgency": {
 		"limited", "deal", "end", "ends", "expire", "expires", "day", "days", "d", "h", "hour", "hours",
@@ -138,6 +138,22 @@ patterns := {kind: {category: concat("|", [sprintf("(?:%s)", [f]) | some f in fs
 	some kind, cats in forms
 }
 
+# reads are the blocks to read for a category of claims, as [kind, category, block index]:
+# the blocks that hold one of its words or stems (page.words, page.blocks_with_stem).
+reads contains [kind, category, i] if {
+	some kind, cats in words
+	some category, ws in cats
+	some w in ws
+	some i in page.words[w]
+}
+
+reads contains [kind, category, i] if {
+	some kind, cats in stems
+	some category, ss in cats
+	some stem in ss
+	some i in page.blocks_with_stem(stem)
+}
+
 # in_context is true when a block may carry claims of that kind: shop wordings anywhere,
 # everyday words where something is sold or in a shop's badge ("Selling fast!").
 in_context("shop", _, _, _)
@@ -159,9 +175,10 @@ shop_claim(category, b, m) if {
 }
 
 warn contains finding if {
-	some kind, cats in patterns
-	some category, pattern in cats
-	some b in page.own_blocks_with_stems(words[kind][category], object.get(stems, [kind, category], set()))
+	some [kind, category, i] in reads
+	pattern := patterns[kind][category]
+	b := input.blocks[i]
+	page.own(b)
 	some m in regex.find_n(pattern, b.text, -1)
 	in_context(kind, category, b, m)
 	not a_year(m)

@@ -26,7 +26,7 @@ patterns := {
 }
 
 # words are, by category, the words every match of its pattern holds (one of them at
-# least): only blocks holding one are read (page.own_blocks_with).
+# least): only blocks holding one are read (page.words).
 words := {
 	"health": {
 		"cure", "cures", "cured", "heal", "heals", "healing", "treat", "treats", "prevent", "prevents",
@@ -40,7 +40,10 @@ words := {
 
 deny contains finding if {
 	some category, pattern in patterns
-	some b in page.own_blocks_with(words[category])
+	some word in words[category]
+	some i in page.words[word]
+	b := input.blocks[i]
+	page.own(b)
 	page.commercial(b)
 	some m in regex.find_n(pattern, b.text, -1)
 	page.unquoted(b, m)

@@ -117,29 +117,34 @@ own(b) if {
 	not b.context.media
 }
 
-# own_blocks_with(words) are the own blocks that hold at least one of words (a set), in
-# document order: the only blocks where a pattern can match when every match of it holds
-# one of those words. A word is lower-case and either a whole run of letters ("left",
-# "stock") or one character that is neither a letter, a digit nor a space (":" of a
-# clock). The page's word index (input.words) finds the blocks without reading their text,
-# so a pattern rule costs what its words cost, not what the page's text does; a document
-# without the index (a hand-written test input) has every own block read.
-own_blocks_with(words) := own_blocks_with_stems(words, set())
-
-# own_blocks_with_stems(words, stems) are own_blocks_with(words) and the own blocks whose
-# text holds one of stems (lower-case), for a pattern that lets a word go on ("hurry" of
-# "hurrying"): those are found by reading the text, so keep stems few.
-own_blocks_with_stems(words, stems) := [b |
-	some i in sort(blocks_holding(words, stems))
-	b := input.blocks[i]
-	own(b)
-] if {
+# words is the page's word index: each lower-case word of its blocks (a run of letters, or
+# one character that is neither a letter, a digit nor a space: ":" of a clock), with the
+# indexes of the blocks that hold it. A pattern rule whose every match holds one of a few
+# words reads only the blocks listed under them, so it costs what its words cost, not
+# what the page's text does:
+#
+#	some word in words[category]
+#	some i in page.words[word]
+#	b := input.blocks[i]
+#	page.own(b)
+#
+# The extractor writes the index (input.words); on a document without one (a hand-written
+# test input) it is built here from the blocks' text.
+words := input.words if {
 	is_object(input.words)
-} else := own_blocks
+} else := {w: [i | some i, b in input.blocks; w in tokens(b.text)] |
+	some b in input.blocks
+	some w in tokens(b.text)
+}
 
-# blocks_holding are the indexes of the blocks that hold one of words or stems.
-blocks_holding(words, stems) := {i | some is in object.filter(input.words, words); some i in is} | {i |
-	some stem in stems
+# tokens are the words of a text as the index has them (and, inside a word that mixes
+# ASCII letters with others, its runs of ASCII letters: a pattern's \b is an ASCII boundary).
+tokens(text) := {w | some w in regex.find_n(`\pL+|[^\pL\d\s]`, lower(text), -1)} | {w | some w in regex.find_n(`[a-z]+`, lower(text), -1)}
+
+# blocks_with_stem(stem) are the indexes of the blocks whose lower-cased text holds stem,
+# for a pattern that lets a word go on ("hurry" of "hurrying"): found by reading the text,
+# so a rule should need few.
+blocks_with_stem(stem) := {i |
 	contains(lower_text, stem)
 	some i, b in input.blocks
 	contains(lower(b.text), stem)
