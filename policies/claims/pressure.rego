@@ -143,7 +143,7 @@ patterns := {kind: {category: concat("|", [sprintf("(?:%s)", [f]) | some f in fs
 reads contains [kind, category, i] if {
 	some kind, cats in words
 	some category, ws in cats
-	some w in ws
+	some w in (ws & page.word_set)
 	some i in page.words[w]
 }
 

@@ -40,7 +40,7 @@ words := {
 
 deny contains finding if {
 	some category, pattern in patterns
-	some word in words[category]
+	some word in (words[category] & page.word_set)
 	some i in page.words[word]
 	b := input.blocks[i]
 	page.own(b)

@@ -123,7 +123,7 @@ own(b) if {
 # words reads only the blocks listed under them, so it costs what its words cost, not
 # what the page's text does:
 #
-#	some word in words[category]
+#	some word in words[category] & page.word_set
 #	some i in page.words[word]
 #	b := input.blocks[i]
 #	page.own(b)
@@ -136,6 +136,10 @@ words := input.words if {
 	some b in input.blocks
 	some w in tokens(b.text)
 }
+
+# word_set are the words of the page's index, once per page: words[category] & word_set
+# are the words of a category the page holds, in one step.
+word_set := object.keys(words)
 
 # tokens are the words of a text as the index has them (and, inside a word that mixes
 # ASCII letters with others, its runs of ASCII letters: a pattern's \b is an ASCII boundary).
