@@ -123,7 +123,7 @@ own(b) if {
 # words reads only the blocks listed under them, so it costs what its words cost, not
 # what the page's text does:
 #
-#	some word in words[category] & page.word_set
+#	some word in (words[category] & page.word_set)
 #	some i in page.words[word]
 #	b := input.blocks[i]
 #	page.own(b)
