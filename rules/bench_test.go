@@ -105,7 +105,7 @@ func extraRules(n int, scan bool) fstest.MapFS {
 	fsys := fstest.MapFS{}
 	for i := range n {
 		w := []string{extraWords[i%len(extraWords)], extraWords[(i*7+3)%len(extraWords)], extraWords[(i*13+5)%len(extraWords)]}
-		find := "some word in (words[category] & page.word_set)\n\tsome i in page.words[word]\n\tb := input.blocks[i]\n\tpage.own(b)"
+		find := "some blocks in object.filter(page.words, words[category])\n\tsome i in blocks\n\tb := input.blocks[i]\n\tpage.own(b)"
 		if scan {
 			find = "regex.match(pattern, input.text)\n\tsome b in page.own_blocks"
 		}

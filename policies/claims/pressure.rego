@@ -143,8 +143,8 @@ patterns := {kind: {category: concat("|", [sprintf("(?:%s)", [f]) | some f in fs
 reads contains [kind, category, i] if {
 	some kind, cats in words
 	some category, ws in cats
-	some w in (ws & page.word_set)
-	some i in page.words[w]
+	some blocks in object.filter(page.words, ws)
+	some i in blocks
 }
 
 reads contains [kind, category, i] if {

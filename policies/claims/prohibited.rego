@@ -40,8 +40,8 @@ words := {
 
 deny contains finding if {
 	some category, pattern in patterns
-	some word in (words[category] & page.word_set)
-	some i in page.words[word]
+	some blocks in object.filter(page.words, words[category])
+	some i in blocks
 	b := input.blocks[i]
 	page.own(b)
 	page.commercial(b)

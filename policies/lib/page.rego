@@ -121,10 +121,10 @@ own(b) if {
 # one character that is neither a letter, a digit nor a space: ":" of a clock), with the
 # indexes of the blocks that hold it. A pattern rule whose every match holds one of a few
 # words reads only the blocks listed under them, so it costs what its words cost, not
-# what the page's text does:
+# what the page's text does (object.filter looks up a set of words in one step):
 #
-#	some word in (words[category] & page.word_set)
-#	some i in page.words[word]
+#	some blocks in object.filter(page.words, words[category])
+#	some i in blocks
 #	b := input.blocks[i]
 #	page.own(b)
 #
@@ -136,10 +136,6 @@ words := input.words if {
 	some b in input.blocks
 	some w in tokens(b.text)
 }
-
-# word_set are the words of the page's index, once per page: words[category] & word_set
-# are the words of a category the page holds, in one step.
-word_set := object.keys(words)
 
 # tokens are the words of a text as the index has them (and, inside a word that mixes
 # ASCII letters with others, its runs of ASCII letters: a pattern's \b is an ASCII boundary).
