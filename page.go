@@ -79,7 +79,13 @@ type Page struct {
 	FoldOffset int    `json:"fold_offset"`
 
 	Blocks []Block `json:"blocks"`
-	Links  []Link  `json:"links"`
+	// Words is the blocks' word index: each lower-cased word (a run of letters) of the
+	// blocks' text, with the indexes into Blocks of the blocks that hold it, ascending. Pattern
+	// rules find the blocks their regular expressions can match by looking up the words
+	// every match needs (lib/page.rego's own_blocks_with) instead of scanning all the text.
+	// Absent on documents not made by the extractor; rules then read every block.
+	Words map[string][]int `json:"words,omitempty"`
+	Links []Link           `json:"links"`
 	// LinksDropped counts the anchors past the extractor's cap on links (in reading
 	// order): they are not judged. Zero on every ordinary page.
 	LinksDropped int          `json:"links_dropped,omitempty"`

@@ -95,6 +95,7 @@ func Extract(body []byte, pageURL string, opt ExtractOptions) (page affwatch.Pag
 	page.FoldOffset = min(x.opt.FoldChars, x.runes)
 	x.findInBlocks(&page)
 	x.commerceContext(&page)
+	page.Words = wordIndex(page.Blocks)
 	nonNil(&page)
 	return page, nil
 }

@@ -125,6 +125,9 @@ func toValue(v reflect.Value) (ast.Value, error) {
 		if v.IsNil() {
 			return ast.NullValue, nil
 		}
+		if m, ok := v.Interface().(map[string][]int); ok {
+			return intListsValue(m), nil
+		}
 		if v.Type().Key().Kind() != reflect.String {
 			return viaJSON(v)
 		}
@@ -182,4 +185,27 @@ func viaJSON(v reflect.Value) (ast.Value, error) {
 		return nil, err
 	}
 	return ast.ValueFromReader(strings.NewReader(string(raw)))
+}
+
+// intListsValue builds an object of integer lists (the page's word index, Page.Words) with
+// a few allocations per key rather than one per value: its terms are allocated together
+// and small integers are OPA's interned ones. A page has a key per distinct word.
+func intListsValue(m map[string][]int) ast.Value {
+	n := 0
+	for _, is := range m {
+		n += len(is)
+	}
+	ints := make([]*ast.Term, 0, n)
+	terms := make([]ast.Term, 2*len(m))
+	items := make([][2]*ast.Term, 0, len(m))
+	for w, is := range m {
+		start := len(ints)
+		for _, i := range is {
+			ints = append(ints, ast.InternedTerm(i))
+		}
+		k, v := &terms[2*len(items)], &terms[2*len(items)+1]
+		k.Value, v.Value = ast.String(validUTF8(w)), ast.NewArray(ints[start:len(ints):len(ints)]...)
+		items = append(items, [2]*ast.Term{k, v})
+	}
+	return ast.NewObject(items...)
 }

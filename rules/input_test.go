@@ -46,7 +46,8 @@ func TestInputIsThePagesJSON(t *testing.T) {
 		Affiliate: affwatch.PageAffiliate{ID: "x", NetworkIDs: map[string]string{"awin": "1", "cj": "2"}},
 		Links:     []affwatch.Link{{Href: "h", Rel: nil, Affiliate: &affwatch.AffiliateLink{Network: "awin", Merchant: "m", Landing: "l", Hops: 2}}},
 		Prices:    []affwatch.Price{{Amount: 12.9, Currency: "EUR"}, {Amount: 1e21}, {Amount: 0.000001}, {Amount: 100}},
-		Redirects: []affwatch.Redirect{{From: "a", To: "b", Affiliate: nil}}}
+		Redirects: []affwatch.Redirect{{From: "a", To: "b", Affiliate: nil}},
+		Words:     map[string][]int{"left": {0, 3, 600, 100000}, "a\xffb": {1}, ":": {2}, "empty": {}}}
 	pages = append(pages, full, affwatch.Page{})
 	if len(pages) < 10 {
 		t.Fatalf("only %d fixture pages found", len(pages))

@@ -64,6 +64,22 @@ shop_forms := {
 	],
 }
 
+# shop_words are, by category, the words every match of one of its shop forms holds (one of
+# them at least): only blocks holding one are read (reads).
+shop_words := {
+	"urgency": {
+		"limited", "deal", "end", "ends", "expire", "expires", "day", "days", "d", "h", "hour", "hours",
+		"hr", "hrs", ":", "released", "reserved", "held", "prioritized", "guaranteed",
+	},
+	"scarcity": {"left", "remaining", "available", "stock", "sold", "limited", "while", "once", "last", "only", "claimed"},
+	"social_proof": {
+		"people", "person", "persons", "others", "shopper", "shoppers", "customer", "customers", "user", "users",
+		"visitor", "visitors", "buyer", "buyers", "guest", "guests", "someone", "sold", "purchased", "bought",
+		"order", "orders", "ordered", "viewed", "cart", "carts", "basket", "baskets", "bag", "bags", "added",
+		"viewing", "watching", "just",
+	},
+}
+
 # context_forms are everyday words that are pressure only where something is sold: judged
 # in blocks with a commercial context.
 context_forms := {
@@ -79,6 +95,23 @@ context_forms := {
 		`(?i)\b(?:several|many|lots of) (?:people|shoppers|customers) (?:have )?(?:recently |just )?(?:viewed|bought|purchased)\b`,
 		`\b[A-Z][A-Za-z.'-]*(?: [A-Z][A-Za-z.'-]*)? (?:in|from) [A-Z][\w.,' -]{1,50}? (?:bought|purchased|ordered|got)\b`,
 	],
+}
+
+# context_words are, by category, the words every match of one of its context forms holds,
+# or, for forms that let a word go on ("hurry" of "hurrying"), a stem (context_stems).
+context_words := {
+	"urgency": {
+		"act", "last", "limited", "end", "ends", "only", "today", "miss", "before",
+		"flash", "expire", "expires", ":",
+	},
+	"scarcity": {"demand", "sell", "sells", "left", "gone", "selling", "limited", "going"},
+	"social_proof": {"have", "people", "shoppers", "customers", "got"},
+}
+
+# context_stems are the beginnings of words the context forms let go on, by category.
+context_stems := {
+	"urgency": {"hurry", "countdown"},
+	"social_proof": {"viewing", "viewed", "looking", "looked", "watching", "bought", "buying", "purchased", "ordered", "added"},
 }
 
 # look_alikes look like claims and are not: a timestamp ("2022-09-30 00:49:50", "10:42:07
@@ -97,8 +130,28 @@ a_year(m) if regex.match(`^(?:19\d\d|20\d\d|2100)\s`, m)
 
 forms := {"shop": shop_forms, "context": context_forms}
 
+words := {"shop": shop_words, "context": context_words}
+
+stems := {"context": context_stems}
+
 patterns := {kind: {category: concat("|", [sprintf("(?:%s)", [f]) | some f in fs]) | some category, fs in cats} |
 	some kind, cats in forms
+}
+
+# reads are the blocks to read for a category of claims, as [kind, category, block index]:
+# the blocks that hold one of its words or stems (page.words, page.blocks_with_stem).
+reads contains [kind, category, i] if {
+	some kind, cats in words
+	some category, ws in cats
+	some blocks in object.filter(page.words, ws)
+	some i in blocks
+}
+
+reads contains [kind, category, i] if {
+	some kind, cats in stems
+	some category, ss in cats
+	some stem in ss
+	some i in page.blocks_with_stem(stem)
 }
 
 # in_context is true when a block may carry claims of that kind: shop wordings anywhere,
@@ -122,10 +175,10 @@ shop_claim(category, b, m) if {
 }
 
 warn contains finding if {
-	some kind, cats in patterns
-	some category, pattern in cats
-	regex.match(pattern, input.text) # one pass over the page first: most pages have none
-	some b in page.own_blocks
+	some [kind, category, i] in reads
+	pattern := patterns[kind][category]
+	b := input.blocks[i]
+	page.own(b)
 	some m in regex.find_n(pattern, b.text, -1)
 	in_context(kind, category, b, m)
 	not a_year(m)

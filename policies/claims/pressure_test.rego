@@ -139,3 +139,19 @@ test_real_promotions_fire if {
 test_one_finding_per_wording if {
 	count(pressure.warn) == 1 with input as shop("Limited time offer")
 }
+
+# With the extractor's word index the rule reads only the blocks listed under its words:
+# the index is what finds the claim, and a block it does not list is not read.
+test_word_index_finds_the_blocks if {
+	text := "Only 3 left in stock!"
+	indexed := object.union(shop(text), {"words": {"only": [0], "left": [0], "stock": [0]}})
+	count(pressure.warn) > 0 with input as indexed
+	count(pressure.warn) == 0 with input as object.union(shop(text), {"words": {"calm": [0]}})
+}
+
+# Forms that let a word go on are found by their stems: "hurrying" holds "hurry".
+test_stems_find_words_that_go_on if {
+	text := "Hurrying? Shop now"
+	inp := {"url": "u", "text": text, "words": {"shop": [0], "now": [0]}, "blocks": [block(text, {"commercial": true})]}
+	count(pressure.warn) > 0 with input as inp
+}

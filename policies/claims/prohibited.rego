@@ -25,10 +25,25 @@ patterns := {
 	"miracle": `(?i)\bmiracle\s+(?:cure|pill|product|diet|supplement)\b|\bmagic pill\b|\blose\s+\d+\s+(?:lbs|pounds|kg|kilos)\s+in\s+\d+\s+(?:days?|weeks?)\b`,
 }
 
+# words are, by category, the words every match of its pattern holds (one of them at
+# least): only blocks holding one are read (page.words).
+words := {
+	"health": {
+		"cure", "cures", "cured", "heal", "heals", "healing", "treat", "treats", "prevent", "prevents",
+		"reverse", "reverses", "effects", "fda",
+	},
+	"guarantee": {"guaranteed"},
+	"income": {"make", "earn", "rich", "quit", "income"},
+	"risk": {"risk", "lose"},
+	"miracle": {"miracle", "pill", "lose"},
+}
+
 deny contains finding if {
 	some category, pattern in patterns
-	regex.match(pattern, input.text) # one pass over the page first: most pages have none
-	some b in page.own_blocks
+	some blocks in object.filter(page.words, words[category])
+	some i in blocks
+	b := input.blocks[i]
+	page.own(b)
 	page.commercial(b)
 	some m in regex.find_n(pattern, b.text, -1)
 	page.unquoted(b, m)

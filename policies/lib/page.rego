@@ -108,7 +108,50 @@ badge(b) if b.context.badge
 
 # own_blocks are the visible blocks whose words are the page's own: not quotations and not
 # a media player's controls.
-own_blocks := [b | some b in visible_blocks; not b.context.quote; not b.context.media]
+own_blocks := [b | some b in input.blocks; own(b)]
+
+# own is true for a block of the page's own visible words (one of own_blocks).
+own(b) if {
+	not b.hidden
+	not b.context.quote
+	not b.context.media
+}
+
+# words is the page's word index: each lower-case word of its blocks (a run of letters, or
+# one character that is neither a letter, a digit nor a space: ":" of a clock), with the
+# indexes of the blocks that hold it. A pattern rule whose every match holds one of a few
+# words reads only the blocks listed under them, so it costs what its words cost, not
+# what the page's text does (object.filter looks up a set of words in one step):
+#
+#	some blocks in object.filter(page.words, words[category])
+#	some i in blocks
+#	b := input.blocks[i]
+#	page.own(b)
+#
+# The extractor writes the index (input.words); on a document without one (a hand-written
+# test input) it is built here from the blocks' text.
+words := input.words if {
+	is_object(input.words)
+} else := {w: [i | some i, b in input.blocks; w in tokens(b.text)] |
+	some b in input.blocks
+	some w in tokens(b.text)
+}
+
+# tokens are the words of a text as the index has them (and, inside a word that mixes
+# ASCII letters with others, its runs of ASCII letters: a pattern's \b is an ASCII boundary).
+tokens(text) := {w | some w in regex.find_n(`\pL+|[^\pL\d\s]`, lower(text), -1)} | {w | some w in regex.find_n(`[a-z]+`, lower(text), -1)}
+
+# blocks_with_stem(stem) are the indexes of the blocks whose lower-cased text holds stem,
+# for a pattern that lets a word go on ("hurry" of "hurrying"): found by reading the text,
+# so a rule should need few.
+blocks_with_stem(stem) := {i |
+	contains(lower_text, stem)
+	some i, b in input.blocks
+	contains(lower(b.text), stem)
+}
+
+# lower_text is the page's visible text lower-cased, once per page.
+lower_text := lower(input.text)
 
 # quoted is true when the n characters at offset i of block b are inside a quoted passage
 # (quotation marks, <q>, <cite>, a title of a work).
