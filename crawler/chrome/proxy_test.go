@@ -38,11 +38,14 @@ func guardPages(t *testing.T) *httptest.Server {
 	// A service worker whose install fetches the admin port; the page waits (polling
 	// with short timers, which affwatch waits for) until the worker has installed.
 	mux.Handle("/sw.html", page(`<script>
-  let done = false;
-  navigator.serviceWorker.register("/sw.js?admin=" + encodeURIComponent(admin)).then((reg) => {
-    const poll = () => { if (reg.active || reg.waiting) { done = true; document.body.dataset.sw = "installed"; } else setTimeout(poll, 20); };
-    poll();
-  }, (err) => { document.body.dataset.sw = "failed: " + err; });
+  let reg = null, failed = false;
+  navigator.serviceWorker.register("/sw.js?admin=" + encodeURIComponent(admin)).then((r) => { reg = r; },
+    (err) => { failed = true; document.body.dataset.sw = "failed: " + err; });
+  const poll = () => {
+    if (reg && (reg.active || reg.waiting)) document.body.dataset.sw = "installed";
+    else if (!failed) setTimeout(poll, 20);
+  };
+  poll();
 </script>`))
 	mux.HandleFunc("/sw.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
@@ -137,7 +140,9 @@ func TestGuardCoversServiceWorkers(t *testing.T) {
 	pageURL := pages.URL + "/sw.html?admin=" + adm.hostPort()
 	swURL := "http://" + adm.hostPort() + "/sw"
 	cfg := testConfig()
-	cfg.Tabs, cfg.TimerHorizon = 1, 3*time.Second // the worker installs within it, even on a loaded machine
+	// The page waits for the worker (its polling timers are waited for within the
+	// horizon): room for a loaded machine.
+	cfg.Tabs, cfg.Timeout, cfg.TimerHorizon = 1, 20*time.Second, 15*time.Second
 
 	b := New(cfg)
 	defer b.Close()
@@ -158,8 +163,12 @@ func TestGuardCoversServiceWorkers(t *testing.T) {
 	cfg.AllowHosts = []string{adm.hostPort()}
 	ok := New(cfg)
 	defer ok.Close()
-	if _, err := ok.Render(context.Background(), pageURL, crawler.RenderOptions{}); err != nil {
+	res, err = ok.Render(context.Background(), pageURL, crawler.RenderOptions{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.HTML), `data-sw="installed"`) {
+		t.Fatalf("the service worker did not install: %.300s", res.HTML)
 	}
 	adm.mu.Lock()
 	defer adm.mu.Unlock()
