@@ -109,6 +109,11 @@ type Page struct {
 	// Screenshot is the SHA-256 of the rendered page's screenshot (PNG, full page up to
 	// MaxScreenshotHeight pixels), stored beside the HTML snapshot; "" on a static page.
 	Screenshot string `json:"screenshot,omitempty"`
+	// RenderedSHA256 is the SHA-256 of the rendered DOM (the HTML the browser built, which
+	// a rendered page's content fields come from); "" on a static page. The stored
+	// snapshot (ContentSHA256) is always the HTML the server sent: the rendered DOM itself
+	// is not kept, its hash tells two renders of the same page apart.
+	RenderedSHA256 string `json:"rendered_sha256,omitempty"`
 	// Views are the page as the program's cloaking personas were shown it, rendered once
 	// each (Program.CloakingPersonas); empty unless the program asks for them. CLOAK-001
 	// compares each with what the crawler saw.

@@ -50,6 +50,22 @@ func Metadata(ip netip.Addr) bool {
 	return ip.IsLinkLocalUnicast() || ip == ec2MetadataV6
 }
 
+// CheckAddress says whether partner content may make a connection to ip: nil, or an error
+// wrapping ErrForbiddenAddress that says why. With allowPrivate, loopback and private
+// addresses pass; metadata addresses never do. The crawler's dialer and the browser's
+// proxy (crawler/chrome) both decide with it, on the address they then dial.
+func CheckAddress(ip netip.Addr, allowPrivate bool) error {
+	switch {
+	case Metadata(ip):
+		return fmt.Errorf("%w: %s (a link-local or cloud metadata address is never reached, whatever crawl.allow_private_addresses says)",
+			ErrForbiddenAddress, ip)
+	case !allowPrivate && Forbidden(ip):
+		return fmt.Errorf("%w: %s (partner URLs may not reach loopback or private addresses; for a local test site set crawl.allow_private_addresses: true)",
+			ErrForbiddenAddress, ip)
+	}
+	return nil
+}
+
 // guardedDialer returns a dialer that checks every address after DNS resolution, so that
 // neither a hostname pointing inside nor a redirect to an internal address gets through.
 // With allowPrivate it still refuses the metadata addresses.
@@ -61,17 +77,10 @@ func guardedDialer(allowPrivate bool) *net.Dialer {
 			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
 		}
 		ip, err := netip.ParseAddr(host)
-		switch {
-		case err != nil:
+		if err != nil {
 			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-		case Metadata(ip):
-			return fmt.Errorf("%w: %s (a link-local or cloud metadata address is never reached, whatever crawl.allow_private_addresses says)",
-				ErrForbiddenAddress, host)
-		case !allowPrivate && Forbidden(ip):
-			return fmt.Errorf("%w: %s (partner URLs may not reach loopback or private addresses; for a local test site set crawl.allow_private_addresses: true)",
-				ErrForbiddenAddress, host)
 		}
-		return nil
+		return CheckAddress(ip, allowPrivate)
 	}
 	return d
 }

@@ -158,6 +158,8 @@ func (c *Crawler) render(ctx context.Context, pageURL string, prog *affwatch.Pro
 		return page, r, pageErr
 	}
 	page.Rendered = true
+	sum := sha256.Sum256(r.HTML)
+	page.RenderedSHA256 = hex.EncodeToString(sum[:])
 	page.Requests = ClassifyRequests(r.Requests, &page, prog)
 	page.RequestsDropped = r.RequestsDropped
 	ApplyLayouts(&page, r.Layouts)
@@ -166,7 +168,7 @@ func (c *Crawler) render(ctx context.Context, pageURL string, prog *affwatch.Pro
 		page.ViewportHeight = &vh
 	}
 	if len(r.Screenshot) > 0 {
-		sum := sha256.Sum256(r.Screenshot)
+		sum = sha256.Sum256(r.Screenshot)
 		page.Screenshot = hex.EncodeToString(sum[:])
 	}
 	return page, r, nil

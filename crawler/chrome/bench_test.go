@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,13 +23,16 @@ import (
 )
 
 // BenchmarkRender renders loopback fixture pages one after another in one tab, with the
-// default budget (load, 500 ms of network quiet, a scroll, quiet again, the DOM read, every
-// request intercepted and guarded), in three ways in the same run: plain (DOM and requests
-// only), with layout (every link and disclosure measured) and a screenshot, and the anchor:
-// chromedp navigating the same pages in one tab of a plain headless Chromium and waiting
-// for the load event, nothing else. It reports pages/s of each, the cost of layout and
-// screenshot over the plain render, and the peak memory of one tab's browser (the sum of
-// the peak resident sizes of its processes).
+// default budget (load, an idle network, the page's short timers, a scroll where the page
+// is taller than its window, the DOM read, every request through the guarded proxy, the
+// tab reset for the next page), in three ways in the same run: plain (DOM and requests
+// only), with layout (every link and disclosure measured) and a screenshot, and the
+// anchor: chromedp navigating the same pages in one tab of a Chromium started with the
+// same command line (browserFlags, without the proxy) and waiting for the load event,
+// nothing else. It reports pages/s of each and their ratios to the anchor, pages per
+// CPU-second (per core: the CPU time of the browser's processes and of this process
+// while that side ran), and the peak memory of one tab's browser (the sum of the peak
+// resident sizes of its processes).
 func BenchmarkRender(b *testing.B) {
 	pages := []string{"script-only.html", "stuffed-image.html", "guard.html", "disclosure-faint.html", "disclosure-far-below.html"}
 	base := srv.URL("render-cases")
@@ -43,42 +48,102 @@ func BenchmarkRender(b *testing.B) {
 	if _, err := ours.Render(context.Background(), base+pages[0], full); err != nil { // start the browser
 		b.Fatal(err)
 	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(DefaultExecPath), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true))...)
+	// The anchor's browser has the pool's command line (browserFlags) without the proxy.
+	anchorCfg := Config{}
+	anchorCfg.defaults()
+	anchorDir := b.TempDir()
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), browserFlags(anchorCfg, anchorDir)...)
 	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
 	if err := chromedp.Do(bctx, chromedp.Navigate(base+pages[0])); err != nil {
 		b.Fatal(err)
 	}
+	ours.mu.Lock()
+	ourDirs := slices.Clone(ours.dirs)
+	ours.mu.Unlock()
+	ourCPU0, anchorCPU0 := browserCPU(ourDirs...), browserCPU(anchorDir)
 	b.ResetTimer()
-	var plainTime, fullTime, anchorTime time.Duration
+	var plainTime, fullTime, anchorTime, plainSelf, fullSelf, anchorSelf time.Duration
 	var peak int64
 	for i := 0; b.Loop(); i++ {
 		u := base + pages[i%len(pages)]
-		start := time.Now()
+		start, cpu := time.Now(), selfCPU()
 		if _, err := ours.Render(context.Background(), u, crawler.RenderOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		plainTime += time.Since(start)
-		start = time.Now()
+		plainSelf += selfCPU() - cpu
+		start, cpu = time.Now(), selfCPU()
 		if _, err := ours.Render(context.Background(), u, full); err != nil {
 			b.Fatal(err)
 		}
 		fullTime += time.Since(start)
+		fullSelf += selfCPU() - cpu
+		b.StopTimer()
 		peak = max(peak, tabPeakKiB(ours))
-		start = time.Now()
+		b.StartTimer()
+		start, cpu = time.Now(), selfCPU()
 		if err := chromedp.Do(bctx, chromedp.Navigate(u)); err != nil {
 			b.Fatal(err)
 		}
 		anchorTime += time.Since(start)
+		anchorSelf += selfCPU() - cpu
 	}
+	b.StopTimer()
+	ourCPU, anchorCPU := browserCPU(ourDirs...)-ourCPU0, browserCPU(anchorDir)-anchorCPU0
+	if ours.mu.Lock(); len(ours.dirs) != len(ourDirs) {
+		b.Errorf("the browser restarted during the benchmark (%d profiles)", len(ours.dirs))
+	}
+	ours.mu.Unlock()
 	n := float64(b.N)
 	b.ReportMetric(n/plainTime.Seconds(), "plain-pages/s")
 	b.ReportMetric(n/fullTime.Seconds(), "layout+shot-pages/s")
 	b.ReportMetric(n/anchorTime.Seconds(), "anchor-pages/s")
-	b.ReportMetric(fullTime.Seconds()/plainTime.Seconds(), "layout+shot/plain")
+	b.ReportMetric(anchorTime.Seconds()/plainTime.Seconds(), "plain/anchor")
+	b.ReportMetric(anchorTime.Seconds()/fullTime.Seconds(), "layout+shot/anchor")
+	// CPU: the pool's browser ran both of our renders; split it by their wall time.
+	ourSelf := plainSelf + fullSelf
+	plainCPU := (ourCPU.Seconds())*plainTime.Seconds()/(plainTime+fullTime).Seconds() + plainSelf.Seconds()
+	fullCPU := ourCPU.Seconds() + ourSelf.Seconds() - plainCPU
+	b.ReportMetric(n/plainCPU, "plain-pages/cpu-s")
+	b.ReportMetric(n/fullCPU, "layout+shot-pages/cpu-s")
+	b.ReportMetric(n/(anchorCPU+anchorSelf).Seconds(), "anchor-pages/cpu-s")
 	b.ReportMetric(float64(peak)/1024, "peak-MiB/tab")
+}
+
+// selfCPU is the CPU time this process has used (user and system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// browserCPU is the CPU time (user and system, with their reaped children's) of the live
+// processes of the browsers with the given profile directories.
+func browserCPU(dirs ...string) time.Duration {
+	var ticks int64
+	for _, d := range dirs {
+		for _, pid := range processesUsing(d) {
+			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				continue
+			}
+			i := bytes.LastIndexByte(st, ')')
+			if i < 0 {
+				continue
+			}
+			f := strings.Fields(string(st[i+1:]))
+			// utime, stime, cutime, cstime are fields 14-17 of stat, 12-15 after the name.
+			for _, k := range []int{11, 12, 13, 14} {
+				if k < len(f) {
+					v, _ := strconv.ParseInt(f[k], 10, 64)
+					ticks += v
+				}
+			}
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 // tabPeakKiB is the sum of the peak resident set sizes (VmHWM) of the processes of the

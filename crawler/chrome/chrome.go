@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -45,9 +44,19 @@ type Config struct {
 	// Timeout is one page's budget (default 15 s): load, network quiet, a scroll to the
 	// bottom and quiet again. A page still busy then is judged as it stands.
 	Timeout time.Duration
-	// Quiet is how long the network must be quiet (at most two requests in flight, none
-	// new) for the page to count as settled (default 500 ms).
+	// Quiet is how long the network must be idle (no request in flight, none started,
+	// answered or finished) after the load event for the page to count as settled
+	// (default 30 ms); a page that keeps at most two requests hanging settles after
+	// busyQuiet without any network event instead.
 	Quiet time.Duration
+	// TimerHorizon is how far past the load event the page's own timers are waited for
+	// (default 1 s): a setTimeout due by then (a timed location.replace, an image built a
+	// moment after load) runs before the page is judged; later ones, and polling loops,
+	// do not hold the page.
+	TimerHorizon time.Duration
+	// Resolver looks up the hosts the browser asks for, in the browser's proxy (default
+	// net.DefaultResolver).
+	Resolver Resolver
 	// ReadTimeout is how long reading the DOM may take after the budget (default 5 s): a
 	// browser that cannot answer by then is hung.
 	ReadTimeout time.Duration
@@ -76,7 +85,10 @@ func (c *Config) defaults() {
 		c.Timeout = 15 * time.Second
 	}
 	if c.Quiet <= 0 {
-		c.Quiet = 500 * time.Millisecond
+		c.Quiet = 30 * time.Millisecond
+	}
+	if c.TimerHorizon <= 0 {
+		c.TimerHorizon = time.Second
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 5 * time.Second
@@ -193,13 +205,16 @@ type slot struct {
 	bcancel     context.CancelFunc
 	bctx        context.Context
 	dir         string
+	// proxy is the browser's way out; tab its one tab, reused page after page.
+	proxy *proxy
+	tab   *tab
 }
 
 // startTimeout bounds a browser's start.
 const startTimeout = 30 * time.Second
 
-// start starts the slot's browser unless it runs.
-func (s *slot) start() error {
+// start starts the slot's browser unless it runs; a scan stopping stops the wait.
+func (s *slot) start(ctx context.Context) error {
 	if s.bctx != nil && s.bctx.Err() == nil {
 		return nil
 	}
@@ -213,7 +228,52 @@ func (s *slot) start() error {
 	s.b.dirs = append(s.b.dirs, dir)
 	s.b.mu.Unlock()
 	s.dir = dir
-	opts := []chromedp.ExecAllocatorOption{
+	px, err := startProxy(cfg.Resolver)
+	if err != nil {
+		return err
+	}
+	s.proxy = px
+	opts := append(browserFlags(cfg, dir),
+		// Every request goes through the guarded proxy, loopback included (Chromium
+		// bypasses proxies for loopback unless told <-loopback>), and Chromium resolves
+		// no name itself: the proxy's check is on the address it dials.
+		chromedp.ProxyServer("http://"+px.addr()),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	s.allocCancel, s.bcancel, s.bctx = acancel, bcancel, bctx
+	done := make(chan error, 1)
+	go func() {
+		err := chromedp.Do(bctx) // starts the browser; its life is bctx's
+		if err == nil {
+			_, err = chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorDeny})
+		}
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(startTimeout):
+		err = fmt.Errorf("chromium did not start within %s", startTimeout)
+	case <-ctx.Done():
+		s.kill()
+		return ctx.Err()
+	}
+	if err != nil {
+		s.kill()
+		if cerr := Check(cfg.ExecPath); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("start chromium: %w", err)
+	}
+	return nil
+}
+
+// browserFlags are the command line of every browser of the pool but its proxy: headless,
+// a fresh profile in dir, nothing running in the background. (BenchmarkRender starts its
+// anchor with the same.)
+func browserFlags(cfg Config, dir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(cfg.ExecPath),
 		chromedp.UserDataDir(dir),
 		chromedp.UserAgent(cfg.UserAgent),
@@ -238,41 +298,23 @@ func (s *slot) start() error {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("password-store", "basic"),
 		chromedp.Flag("use-mock-keychain", true),
-		// Frames of other sites stay in the page's process, so the page's request
-		// interception (and with it the address guard) sees their requests too.
+		// Frames of other sites stay in the page's process, so the page's network events
+		// and interception see their requests too.
 		chromedp.Flag("disable-site-isolation-trials", true),
 		chromedp.Flag("disable-features", "IsolateOrigins,site-per-process,Translate,MediaRouter,OptimizationHints"),
 		chromedp.Flag("force-webrtc-ip-handling-policy", "disable_non_proxied_udp"),
+		chromedp.Flag("dns-prefetch-disable", true),
 	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	s.allocCancel, s.bcancel, s.bctx = acancel, bcancel, bctx
-	done := make(chan error, 1)
-	go func() {
-		err := chromedp.Do(bctx) // starts the browser; its life is bctx's
-		if err == nil {
-			_, err = chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorDeny})
-		}
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-time.After(startTimeout):
-		err = fmt.Errorf("chromium did not start within %s", startTimeout)
-	}
-	if err != nil {
-		s.kill()
-		if cerr := Check(cfg.ExecPath); cerr != nil {
-			return cerr
-		}
-		return fmt.Errorf("start chromium: %w", err)
-	}
-	return nil
 }
 
 // kill stops the slot's browser at once, kills any process it left behind and removes its
 // profile.
 func (s *slot) kill() error {
+	s.tab = nil
+	if s.proxy != nil {
+		s.proxy.close()
+		s.proxy = nil
+	}
 	if s.allocCancel == nil {
 		return nil
 	}
@@ -355,24 +397,6 @@ func zombie(pid string) bool {
 	return false
 }
 
-// guard decides which requests of a page the browser may make.
-type guard struct {
-	allowPrivate bool
-	// allowed are the host:port pairs that may be private: the page's origin and
-	// Config.AllowHosts.
-	allowed map[string]bool
-	mu      sync.Mutex
-	cache   map[string][]netip.Addr
-}
-
-func newGuard(cfg Config, page *url.URL) *guard {
-	g := &guard{allowPrivate: cfg.AllowPrivate, allowed: map[string]bool{hostPort(page): true}, cache: map[string][]netip.Addr{}}
-	for _, h := range cfg.AllowHosts {
-		g.allowed[strings.ToLower(h)] = true
-	}
-	return g
-}
-
 // hostPort is a URL's host:port, the port filled in from the scheme.
 func hostPort(u *url.URL) string {
 	port := u.Port()
@@ -387,57 +411,17 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// check returns why a request may not be made ("" when it may): "scheme" for anything
-// but http(s) and ws(s), "address" for a host that resolves to a forbidden address.
-func (g *guard) check(ctx context.Context, raw string) string {
+// schemeAllowed says whether the browser may load a document from raw: http(s) from the
+// network (through the proxy), data and blob made in the browser; not file, ftp or
+// anything else.
+func schemeAllowed(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "scheme"
+		return false
 	}
 	switch u.Scheme {
-	case "http", "https", "ws", "wss":
-	case "data", "blob":
-		return "" // made in the browser, nothing reached
-	default:
-		return "scheme"
+	case "http", "https", "ws", "wss", "data", "blob", "about":
+		return true
 	}
-	host := u.Hostname()
-	addrs, err := g.resolve(ctx, host)
-	if err != nil {
-		// Nothing to connect to: the browser fails on its own, and the request counts as made.
-		return ""
-	}
-	hp := hostPort(u)
-	for _, ip := range addrs {
-		if crawler.Metadata(ip) {
-			return "address"
-		}
-		if crawler.Forbidden(ip) && !(g.allowPrivate && g.allowed[hp]) {
-			return "address"
-		}
-	}
-	return ""
-}
-
-// resolve looks a host up once per page.
-func (g *guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
-	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return []netip.Addr{ip}, nil
-	}
-	g.mu.Lock()
-	addrs, ok := g.cache[host]
-	g.mu.Unlock()
-	if ok {
-		return addrs, nil
-	}
-	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", host)
-	if err != nil {
-		return nil, err
-	}
-	g.mu.Lock()
-	g.cache[host] = addrs
-	g.mu.Unlock()
-	return addrs, nil
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -183,6 +184,7 @@ func screenshot(ctx context.Context, lr layoutResult) ([]byte, error) {
 		Clip:                  &page.Viewport{X: 0, Y: 0, Width: w, Height: h, Scale: 1},
 		CaptureBeyondViewport: &yes,
 		FromSurface:           &yes,
+		OptimizeForSpeed:      &yes, // still lossless PNG, less compressed
 	})
 	if err != nil {
 		return nil, fmt.Errorf("screenshot: %w", err)
@@ -205,6 +207,20 @@ func pose(ctx context.Context, p *affwatch.Persona) error {
 	}
 	if _, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5}); err != nil {
 		return fmt.Errorf("persona %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// unpose undoes pose: the browser's own user agent, its window, no touch.
+func unpose(ctx context.Context, userAgent string) error {
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent}); err != nil {
+		return fmt.Errorf("undo the persona: %w", err)
+	}
+	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		return fmt.Errorf("undo the persona: %w", err)
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: false}); err != nil {
+		return fmt.Errorf("undo the persona: %w", err)
 	}
 	return nil
 }
