@@ -220,18 +220,13 @@ func affiliatesShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlags("affiliates show", stderr)
 	f := addScorecardFlags(fs)
 	format := fs.String("format", "text", "output `text|json`")
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	if id == "" {
-		return usageErrorf("name the affiliate (its id)")
+	id, err := oneArg(pos, "the affiliate (its id)")
+	if err != nil {
+		return err
 	}
 	if *format != "text" && *format != "json" {
 		return usageErrorf("--format %q: want text or json", *format)

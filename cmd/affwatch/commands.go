@@ -265,11 +265,13 @@ func loadPolicies(ctx context.Context, cfg *Config, log *slog.Logger) (eng *rule
 	return eng, nil, cfg.checkRuleIDs(knownRule(eng))
 }
 
-// knownRule says whether a rule id is a policy's (of eng) or a detector's.
-func knownRule(eng *rules.Engine) func(string) bool {
+// knownRule says whether a rule id is a policy's (of one of engs) or a detector's.
+func knownRule(engs ...*rules.Engine) func(string) bool {
 	ids := map[string]bool{}
-	for _, r := range eng.Rules() {
-		ids[r.ID] = true
+	for _, eng := range engs {
+		for _, r := range eng.Rules() {
+			ids[r.ID] = true
+		}
 	}
 	for _, r := range detectors.Rules() {
 		ids[r.ID] = true
@@ -400,10 +402,11 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("ingest clicks|conversions", stderr)
 	cfgPath := configFlag(fs)
 	rejects := fs.String("rejects", "", "append rejected rows (file, line, reason) to this CSV `FILE` (default: <kind>-rejects.csv beside the config, written only when a row is rejected)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	files, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return usageErrorf("name at least one file to ingest")
 	}
 	cfg, st, err := loadWithStore(ctx, *cfgPath)
@@ -426,7 +429,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var errs []error
 	loaded := false
-	for _, name := range fs.Args() {
+	for _, name := range files {
 		res, err := ingestFile(ctx, st, kind, name, opt)
 		loaded = loaded || res.Rows > 0
 		if err != nil {
