@@ -25,7 +25,7 @@ const (
 type Scanner struct {
 	Crawler   Crawler
 	Evaluator Evaluator
-	Store     Store
+	Store     ScanStore
 	// Workers is how many affiliates are crawled at once (default 4). Politeness per host
 	// is the crawler's business.
 	Workers int
