@@ -15,6 +15,7 @@ import (
 
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/fixtures"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/store"
 )
 
@@ -190,11 +191,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "detection #%d: %d fraud findings\n\n", det.ID, det.Counts.New+det.Counts.Reopened)
-	set, err := buildReports(ctx, cfg, st, "", time.Now().Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	files, err := set.write(cfg.path(cfg.Report.OutDir))
+	_, files, err := app.WriteReports(ctx, st, reportOptions(cfg), reportDir(cfg, ""))
 	if err != nil {
 		return err
 	}
