@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/output"
 	"github.com/affwatch/affwatch/rules"
 )
@@ -606,20 +606,6 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
-	scans, err := st.Scans(ctx, 50)
-	if err != nil {
-		return exitError, err
-	}
-	var last affwatch.Scan
-	for _, s := range scans {
-		if s.Kind == affwatch.ScanKindCrawl && s.Status != affwatch.ScanRunning {
-			last = s
-			break
-		}
-	}
-	if last.ID == 0 {
-		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
-	}
 	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
@@ -629,55 +615,12 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
 		return exitError, err
 	}
-	pages, err := st.Pages(ctx, last.ID)
+	d, err := app.DiffPolicies(ctx, st, eng, cfg.Affiliates, func(err error) { fmt.Fprintln(stderr, err) })
 	if err != nil {
 		return exitError, err
 	}
-	stored, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
-	if err != nil {
-		return exitError, err
-	}
-	before := map[string]affwatch.Violation{}
-	for _, v := range stored {
-		if v.LastScan == last.ID && v.State.Active() {
-			before[v.Fingerprint] = v
-		}
-	}
-	after := map[string]affwatch.Violation{}
-	judged := 0
-	for i := range pages {
-		p := &pages[i]
-		if !p.FetchStatus.Verified() {
-			continue
-		}
-		judged++
-		aff, _ := cfg.affiliate(p.Affiliate.ID)
-		if aff.ID == "" {
-			aff = affwatch.Affiliate{ID: p.Affiliate.ID, Program: p.Program}
-		}
-		findings, err := eng.Evaluate(ctx, p)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-		for _, f := range findings {
-			v := affwatch.NewViolation(f, affwatch.SourcePolicy, aff, p.URL)
-			after[v.Fingerprint] = v
-		}
-	}
-	var appear, disappear []affwatch.Violation
-	for fp, v := range after {
-		if _, ok := before[fp]; !ok {
-			appear = append(appear, v)
-		}
-	}
-	for fp, v := range before {
-		if _, ok := after[fp]; !ok {
-			disappear = append(disappear, v)
-		}
-	}
-	sortViolations(appear)
-	sortViolations(disappear)
-	fmt.Fprintf(stdout, "scan #%d, %d verified pages, policies on disk (revision %s) against the scan's:\n", last.ID, judged, eng.Revision())
+	appear, disappear := d.Appear, d.Disappear
+	fmt.Fprintf(stdout, "scan #%d, %d verified pages, policies on disk (revision %s) against the scan's:\n", d.Scan.ID, d.Judged, eng.Revision())
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, v := range appear {
 		fmt.Fprintf(tw, "+\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.AffiliateID, v.URL, oneLine(v.Message, 80))
@@ -686,18 +629,9 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fmt.Fprintf(tw, "-\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.AffiliateID, v.URL, oneLine(v.Message, 80))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d would appear, %d would disappear, %d unchanged\n", len(appear), len(disappear), len(after)-len(appear))
+	fmt.Fprintf(stdout, "%d would appear, %d would disappear, %d unchanged\n", len(appear), len(disappear), d.Unchanged)
 	if len(appear)+len(disappear) > 0 {
 		return exitViolations, nil
 	}
 	return exitOK, nil
-}
-
-func sortViolations(vs []affwatch.Violation) {
-	sort.Slice(vs, func(i, j int) bool {
-		if vs[i].RuleID != vs[j].RuleID {
-			return vs[i].RuleID < vs[j].RuleID
-		}
-		return vs[i].URL < vs[j].URL
-	})
 }
