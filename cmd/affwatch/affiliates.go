@@ -136,27 +136,6 @@ func buildCards(ctx context.Context, st *store.DB, opt scorecard.Options, eng *r
 	return cards, err
 }
 
-// judgeAffiliates runs the joined rules over every affiliate's document as part of a
-// detect scan and stores their findings (source joined, the normal lifecycle).
-func judgeAffiliates(ctx context.Context, cfg *Config, st appStore, scanID int64, end time.Time) (affwatch.PageOutcome, error) {
-	eng, err := loadJoinedRules(ctx, cfg)
-	if eng == nil {
-		return affwatch.PageOutcome{}, err
-	}
-	opt, _ := scorecardOptions(cfg, "", "")
-	opt.End = end
-	opt.Vettings = st
-	cards, err := scorecard.Build(ctx, st, opt)
-	if err != nil {
-		return affwatch.PageOutcome{}, err
-	}
-	vs, err := scorecard.Judge(ctx, eng, cards)
-	if err != nil {
-		return affwatch.PageOutcome{}, err
-	}
-	return st.SaveJoined(ctx, scanID, vs)
-}
-
 func affiliatesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("affiliates list", stderr)
 	f := addScorecardFlags(fs)

@@ -596,63 +596,14 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 		Thresholds: cfg.Detect.Thresholds}
 }
 
-// applyPrograms applies each program's disabled_rules, severity_overrides and exceptions
-// to detector findings, as the policy engine does to page findings: a disabled rule's
-// findings are dropped, an override sets the severity, an exception keeps the finding as
-// suppressed with its reason.
-func applyPrograms(programs []affwatch.Program, vs []affwatch.Violation, now time.Time) []affwatch.Violation {
-	byID := map[string]affwatch.Program{}
-	for _, p := range programs {
-		byID[p.ID] = p
-	}
-	out := vs[:0]
-	for _, v := range vs {
-		f := affwatch.Finding{RuleID: v.RuleID, Severity: v.Severity}
-		if !rules.ApplyProgram(&f, byID[v.ProgramID], v.AffiliateID, v.URL, now) {
-			continue
-		}
-		v.Severity = f.Severity
-		if f.Suppressed != "" {
-			v.State, v.SuppressedBy, v.SuppressReason = affwatch.StateSuppressed, affwatch.ExceptionSuppressor, f.Suppressed
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// detectOnce judges the window's conversions again (late clicks, orders claimed out of
-// order, stuffing found since they loaded), runs the detectors over the window that ends
-// at end, then the joined rules over every affiliate's document, as one scan; the
-// detectors' findings show the events behind them.
+// detectOnce runs app.Detect with the config's detectors, programs, judge, joined rules
+// and scorecard, over the window that ends at end.
 func detectOnce(ctx context.Context, cfg *Config, st appStore, end time.Time) (affwatch.Scan, *detectors.JudgeSummary, error) {
-	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
-	if err != nil {
-		return scan, nil, err
-	}
-	opt := detectOptions(cfg, end)
-	var judged *detectors.JudgeSummary
-	var judge *detectors.Judge
-	if judge, err = newJudge(ctx, cfg, st); err == nil {
-		judged, err = judge.JudgeStored(ctx, st, end.Add(-opt.Window), end, opt.History)
-	}
-	var vs []affwatch.Violation
-	if err == nil {
-		vs, err = detectors.Run(ctx, st, opt, cfg.Affiliates)
-	}
-	if err == nil {
-		judged.Attach(vs)
-		_, err = st.SaveDetections(ctx, scan.ID, applyPrograms(cfg.Programs, vs, time.Now()))
-	}
-	if err == nil {
-		// The joined rules see the detectors' findings just stored.
-		_, err = judgeAffiliates(ctx, cfg, st, scan.ID, end)
-	}
-	status, msg := affwatch.ScanSucceeded, ""
-	if err != nil {
-		status, msg = affwatch.ScanFailed, err.Error()
-	}
-	done, ferr := st.FinishScan(context.WithoutCancel(ctx), scan.ID, status, msg)
-	return done, judged, errors.Join(err, ferr)
+	sc, _ := scorecardOptions(cfg, "", "")
+	return app.Detect(ctx, st, app.DetectOptions{Detectors: detectOptions(cfg, end), Affiliates: cfg.Affiliates, Programs: cfg.Programs,
+		Judge:     func(ctx context.Context) (*detectors.Judge, error) { return newJudge(ctx, cfg, st) },
+		Joined:    func(ctx context.Context) (*rules.Engine, error) { return loadJoinedRules(ctx, cfg) },
+		Scorecard: sc})
 }
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
