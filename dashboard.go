@@ -118,6 +118,8 @@ type Dashboard interface {
 	PageAt(ctx context.Context, affiliateID, url string, scanID int64) (PageSummary, error)
 	// DailyTraffic is the clicks and conversions of the affiliates per day since a time.
 	DailyTraffic(ctx context.Context, affiliateIDs []string, since time.Time) ([]Traffic, error)
+	// ScanTotals counts the scans by kind and status (the metrics endpoint).
+	ScanTotals(ctx context.Context) ([]ScanTotal, error)
 }
 
 // ScanTotal is how many scans of a kind ended (or stand) in a status.

@@ -54,4 +54,7 @@ type Outbox interface {
 	MarkFailed(ctx context.Context, id int64, reason string, next time.Time) error
 	// Mail lists the outbox, newest first (pending only when pending is true).
 	Mail(ctx context.Context, pending bool, limit int) ([]OutboxItem, error)
+	// MakeDue brings every undelivered email's next attempt forward to now (an operator
+	// asked for a retry) and returns how many there are.
+	MakeDue(ctx context.Context) (int, error)
 }

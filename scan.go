@@ -25,7 +25,7 @@ const (
 type Scanner struct {
 	Crawler   Crawler
 	Evaluator Evaluator
-	Store     Store
+	Store     ScanStore
 	// Workers is how many affiliates are crawled at once (default 4). Politeness per host
 	// is the crawler's business.
 	Workers int
@@ -70,37 +70,27 @@ func (s *Scanner) Run(ctx context.Context, affs []Affiliate) (Scan, error) {
 	if workers <= 0 {
 		workers = 4
 	}
-	// The pages are checked through a watch that notes the rules that fail at run time.
-	watch := &ruleWatch{Evaluator: s.Evaluator, failed: map[string]bool{}}
-	run := *s
-	run.Evaluator = watch
+	// Each affiliate is a share of the scan, crawled exactly as a crawl worker crawls
+	// one (CrawlShare); the shares' tallies add up to the scan's.
 	var (
-		mu              sync.Mutex
-		errs            []error
-		pages, unverify int
-		wg              sync.WaitGroup
-		next            = make(chan Affiliate)
+		mu    sync.Mutex
+		errs  []error
+		tally SiteTally
+		wg    sync.WaitGroup
+		next  = make(chan Affiliate)
 	)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for aff := range next {
-				err := s.Crawler.Crawl(ctx, aff, func(snap Snapshot) error {
-					verified, err := run.checkAndSave(ctx, scan.ID, aff, snap, log)
-					mu.Lock()
-					pages++
-					if !verified {
-						unverify++
-					}
-					mu.Unlock()
-					return err
-				})
+				t, err := s.CrawlShare(ctx, scan.ID, aff)
+				mu.Lock()
+				tally.Add(t)
 				if err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("affiliate %s: %w", aff.ID, err))
-					mu.Unlock()
+					errs = append(errs, err)
 				}
+				mu.Unlock()
 			}
 		}()
 	}
@@ -119,8 +109,6 @@ feed:
 	for _, a := range affs {
 		seeds += len(a.Sites)
 	}
-	tally := watch.tally()
-	tally.Pages, tally.Unverified = pages, unverify
 	return s.conclude(ctx, log, scan.ID, seeds, tally, errs)
 }
 

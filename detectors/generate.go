@@ -57,6 +57,8 @@ func PatternOf(rule string) string {
 
 // GenOptions describe a synthetic program.
 type GenOptions struct {
+	// Seed makes the data: the same seed writes the same data, and the ids of clicks,
+	// conversions and orders carry it, so sets of different seeds never share an id.
 	Seed int64
 	// Affiliates in the program, of which FraudPerPattern per pattern are fraudulent.
 	Affiliates      int
@@ -307,6 +309,9 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 	}
 
 	nClick, nConv, nOrder := 0, 0, 0
+	// eventID names the n-th click (c), conversion (v) or order (o) of this seed's data:
+	// two sets generated with different seeds can be loaded into one store side by side.
+	eventID := func(kind string, n int) string { return fmt.Sprintf("%s%d-%09d", kind, opt.Seed, n) }
 	// ramp is how strong the fraud is on a day: full, or in the ramp scenario growing
 	// from nothing on the first day to full on the last.
 	ramp := func(day int) float64 {
@@ -323,8 +328,8 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 		}
 		nConv++
 		nOrder++
-		v := affwatch.Conversion{ConversionID: fmt.Sprintf("v%09d", nConv), ClickID: c.ClickID, TS: ts, AffiliateID: a.id,
-			OrderID: fmt.Sprintf("o%09d", nOrder), Currency: "EUR", Status: "approved"}
+		v := affwatch.Conversion{ConversionID: eventID("v", nConv), ClickID: c.ClickID, TS: ts, AffiliateID: a.id,
+			OrderID: eventID("o", nOrder), Currency: "EUR", Status: "approved"}
 		v.Amount = math.Round(100*20*math.Exp(0.7*rng.NormFloat64())) / 100
 		v.Commission = math.Round(v.Amount*8) / 100
 		if rng.Float64() < a.revRate {
@@ -380,7 +385,7 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 				if a.audience == AudienceNewsletter && day == a.blastDay && rng.Float64() < 0.8 {
 					h = 7 + rng.IntN(2) // most of the day's clicks in the two hours after the send
 				}
-				c := affwatch.Click{ClickID: fmt.Sprintf("c%010d", nClick), AffiliateID: a.id,
+				c := affwatch.Click{ClickID: eventID("c", nClick), AffiliateID: a.id,
 					TS:        date.Add(time.Duration(h)*time.Hour + time.Duration(rng.Int64N(int64(time.Hour)))),
 					IP:        fmt.Sprintf("%d.%d.%d.%d", 11+rng.IntN(180), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)),
 					UserAgent: browserUAs[rng.IntN(len(browserUAs))], Country: "DE", SubID: "s" + fmt.Sprint(rng.IntN(5)),
@@ -462,12 +467,12 @@ func Generate(opt GenOptions, click func(affwatch.Click) error, conv func(affwat
 		}
 		for i := range 3 {
 			nConv++
-			id := fmt.Sprintf("v%09d", nConv)
+			id := eventID("v", nConv)
 			if err := label("conversion", id, a, PatternIntegrity); err != nil {
 				return nil, err
 			}
-			if err := conv(affwatch.Conversion{ConversionID: id, ClickID: fmt.Sprintf("ghost-%s-%d", a.id, i),
-				TS: opt.End.Add(-time.Duration(1+i) * time.Hour), AffiliateID: a.id, OrderID: fmt.Sprintf("g-%s-%d", a.id, i),
+			if err := conv(affwatch.Conversion{ConversionID: id, ClickID: fmt.Sprintf("ghost%d-%s-%d", opt.Seed, a.id, i),
+				TS: opt.End.Add(-time.Duration(1+i) * time.Hour), AffiliateID: a.id, OrderID: fmt.Sprintf("g%d-%s-%d", opt.Seed, a.id, i),
 				Amount: 50, Commission: 4, Currency: "EUR", Status: "pending"}); err != nil {
 				return nil, err
 			}

@@ -352,11 +352,12 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 		}
 		// Leave out the files the compiler blames, and try again with the rest.
 		var astErrs ast.Errors
-		blamed := map[string][]string{}
+		// Each file's errors are kept as the compiler's, with their line and column.
+		blamed := map[string]ast.Errors{}
 		if errors.As(err, &astErrs) {
 			for _, ae := range astErrs {
 				if ae.Location != nil && mods[ae.Location.File] != nil {
-					blamed[ae.Location.File] = append(blamed[ae.Location.File], ae.Error())
+					blamed[ae.Location.File] = append(blamed[ae.Location.File], ae)
 				}
 			}
 		}
@@ -365,7 +366,7 @@ func Load(ctx context.Context, sources []Source, opt Options) (*Engine, error) {
 			return nil, fmt.Errorf("load policies: %w", problems)
 		}
 		for _, file := range sortedKeys(blamed) {
-			drop(file, fmt.Errorf("%s", strings.Join(blamed[file], "\n")))
+			drop(file, blamed[file])
 			delete(mods, file)
 			kept := rules[:0]
 			for _, r := range rules {

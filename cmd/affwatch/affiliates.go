@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/detectors"
-	"github.com/affwatch/affwatch/internal/report"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/scorecard"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/rules"
@@ -137,31 +136,6 @@ func buildCards(ctx context.Context, st *store.DB, opt scorecard.Options, eng *r
 	return cards, err
 }
 
-// judgeAffiliates runs the joined rules over every affiliate's document as part of a
-// detect scan and stores their findings (source joined, the normal lifecycle).
-func judgeAffiliates(ctx context.Context, cfg *Config, st affwatch.Store, scanID int64, end time.Time) (affwatch.PageOutcome, error) {
-	db, ok := st.(*store.DB)
-	if !ok {
-		return affwatch.PageOutcome{}, nil
-	}
-	eng, err := loadJoinedRules(ctx, cfg)
-	if eng == nil {
-		return affwatch.PageOutcome{}, err
-	}
-	opt, _ := scorecardOptions(cfg, "", "")
-	opt.End = end
-	opt.Vettings = db
-	cards, err := scorecard.Build(ctx, db, opt)
-	if err != nil {
-		return affwatch.PageOutcome{}, err
-	}
-	vs, err := scorecard.Judge(ctx, eng, cards)
-	if err != nil {
-		return affwatch.PageOutcome{}, err
-	}
-	return db.SaveJoined(ctx, scanID, vs)
-}
-
 func affiliatesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("affiliates list", stderr)
 	f := addScorecardFlags(fs)
@@ -199,7 +173,7 @@ func affiliatesList(ctx context.Context, args []string, stdout, stderr io.Writer
 				strconv.Itoa(cur.Conversions), num(cur.ConversionRate), optNum(c.Trend.ConversionRate), num(cur.Revenue), num(cur.Commission),
 				num(cur.EPC), num(cur.ReversalRate), optNum(sc.CommissionAtRisk), strconv.Itoa(sc.OpenViolations["critical"]),
 				strconv.Itoa(sc.OpenViolations["high"]), strconv.Itoa(sc.OpenViolations["medium"]), strconv.Itoa(sc.OpenViolations["low"]),
-				optNum(sc.MedianDaysToFix), strconv.Itoa(sc.PagesNotVerified), reasonList(c, 0)}))
+				optNum(sc.MedianDaysToFix), strconv.Itoa(sc.PagesNotVerified), app.ReasonList(c, 0)}))
 		}
 		w.Flush()
 		return w.Error()
@@ -209,9 +183,9 @@ func affiliatesList(ctx context.Context, args []string, stdout, stderr io.Writer
 	for i, c := range cards {
 		cur, sc := c.Scorecard.Current, c.Scorecard
 		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%d\t%d\t%s\t%s\t%.2f\t%.3f\t%s\t%s\t%d/%d/%d/%d\t%s\t%d\t%s\n", i+1, oneLine(c.Affiliate.ID, 30),
-			c.Risk.Score, cur.Clicks, cur.Conversions, pct(cur.ConversionRate), change(c.Trend.ConversionRate), cur.Commission, cur.EPC,
-			pct(cur.ReversalRate), money(sc.CommissionAtRisk), sc.OpenViolations["critical"], sc.OpenViolations["high"],
-			sc.OpenViolations["medium"], sc.OpenViolations["low"], days(sc.MedianDaysToFix), sc.PagesNotVerified, oneLine(reasonList(c, 3), 80))
+			c.Risk.Score, cur.Clicks, cur.Conversions, app.Percent(cur.ConversionRate), app.Change(c.Trend.ConversionRate), cur.Commission, cur.EPC,
+			app.Percent(cur.ReversalRate), money(sc.CommissionAtRisk), sc.OpenViolations["critical"], sc.OpenViolations["high"],
+			sc.OpenViolations["medium"], sc.OpenViolations["low"], days(sc.MedianDaysToFix), sc.PagesNotVerified, oneLine(app.ReasonList(c, 3), 80))
 	}
 	return tw.Flush()
 }
@@ -220,18 +194,13 @@ func affiliatesShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlags("affiliates show", stderr)
 	f := addScorecardFlags(fs)
 	format := fs.String("format", "text", "output `text|json`")
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	if id == "" {
-		return usageErrorf("name the affiliate (its id)")
+	id, err := oneArg(pos, "the affiliate (its id)")
+	if err != nil {
+		return err
 	}
 	if *format != "text" && *format != "json" {
 		return usageErrorf("--format %q: want text or json", *format)
@@ -267,14 +236,14 @@ func writeCard(w io.Writer, c scorecard.Card, rank, of int) error {
 	cur, prev, tr := c.Scorecard.Current, c.Scorecard.Previous, c.Trend
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tTHIS PERIOD\tBEFORE\tCHANGE\tPROGRAM")
-	fmt.Fprintf(tw, "clicks\t%d\t%d\t%s\t%d\n", cur.Clicks, prev.Clicks, change(tr.Clicks), c.Baseline.Clicks)
-	fmt.Fprintf(tw, "conversions\t%d\t%d\t%s\t%d\n", cur.Conversions, prev.Conversions, change(tr.Conversions), c.Baseline.Conversions)
-	fmt.Fprintf(tw, "conversion rate\t%s\t%s\t%s\t%s\n", pct(cur.ConversionRate), pct(prev.ConversionRate), change(tr.ConversionRate), pct(c.Baseline.ConversionRate))
-	fmt.Fprintf(tw, "revenue\t%.2f\t%.2f\t%s\t%.2f\n", cur.Revenue, prev.Revenue, change(tr.Revenue), c.Baseline.Revenue)
-	fmt.Fprintf(tw, "commission\t%.2f\t%.2f\t%s\t%.2f\n", cur.Commission, prev.Commission, change(tr.Commission), c.Baseline.Commission)
-	fmt.Fprintf(tw, "EPC\t%.3f\t%.3f\t%s\t%.3f\n", cur.EPC, prev.EPC, change(tr.EPC), c.Baseline.EPC)
-	fmt.Fprintf(tw, "reversal rate\t%s\t%s\t%s\t%s\n", pct(cur.ReversalRate), pct(prev.ReversalRate), change(tr.ReversalRate), pct(c.Baseline.ReversalRate))
-	fmt.Fprintf(tw, "fast conversions\t%s\t%s\t\t%s\n", pct(cur.FastShare), pct(prev.FastShare), pct(c.Baseline.FastShare))
+	fmt.Fprintf(tw, "clicks\t%d\t%d\t%s\t%d\n", cur.Clicks, prev.Clicks, app.Change(tr.Clicks), c.Baseline.Clicks)
+	fmt.Fprintf(tw, "conversions\t%d\t%d\t%s\t%d\n", cur.Conversions, prev.Conversions, app.Change(tr.Conversions), c.Baseline.Conversions)
+	fmt.Fprintf(tw, "conversion rate\t%s\t%s\t%s\t%s\n", app.Percent(cur.ConversionRate), app.Percent(prev.ConversionRate), app.Change(tr.ConversionRate), app.Percent(c.Baseline.ConversionRate))
+	fmt.Fprintf(tw, "revenue\t%.2f\t%.2f\t%s\t%.2f\n", cur.Revenue, prev.Revenue, app.Change(tr.Revenue), c.Baseline.Revenue)
+	fmt.Fprintf(tw, "commission\t%.2f\t%.2f\t%s\t%.2f\n", cur.Commission, prev.Commission, app.Change(tr.Commission), c.Baseline.Commission)
+	fmt.Fprintf(tw, "EPC\t%.3f\t%.3f\t%s\t%.3f\n", cur.EPC, prev.EPC, app.Change(tr.EPC), c.Baseline.EPC)
+	fmt.Fprintf(tw, "reversal rate\t%s\t%s\t%s\t%s\n", app.Percent(cur.ReversalRate), app.Percent(prev.ReversalRate), app.Change(tr.ReversalRate), app.Percent(c.Baseline.ReversalRate))
+	fmt.Fprintf(tw, "fast conversions\t%s\t%s\t\t%s\n", app.Percent(cur.FastShare), app.Percent(prev.FastShare), app.Percent(c.Baseline.FastShare))
 	tw.Flush()
 	sc := c.Scorecard
 	fmt.Fprintf(w, "\ncommission at risk: %s\n", money(sc.CommissionAtRisk))
@@ -309,27 +278,12 @@ func writeCard(w io.Writer, c scorecard.Card, rank, of int) error {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  DATE\tCLICKS\tCONV\tCR\tCOMMISSION\tREVERSED")
 		for _, n := range c.Nights {
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%.2f\t%d\n", n.Date, n.Clicks, n.Conversions, pct(n.ConversionRate), n.Commission, n.Reversed)
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%.2f\t%d\n", n.Date, n.Clicks, n.Conversions, app.Percent(n.ConversionRate), n.Commission, n.Reversed)
 		}
 		tw.Flush()
 	}
 	return nil
 }
-
-// reasonList names a card's risk reasons, the heaviest first (at most n; 0: all).
-func reasonList(c scorecard.Card, n int) string {
-	var parts []string
-	for i, it := range c.Risk.Items {
-		if n > 0 && i == n {
-			parts = append(parts, fmt.Sprintf("+%d more", len(c.Risk.Items)-n))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%s %.0f", it.Name, it.Weight))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func pct(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 
@@ -338,14 +292,6 @@ func optNum(p *float64) string {
 		return ""
 	}
 	return num(*p)
-}
-
-// change writes a relative change: +25%, -10%; n/a when there was nothing before.
-func change(p *float64) string {
-	if p == nil {
-		return "n/a"
-	}
-	return fmt.Sprintf("%+.0f%%", 100**p)
 }
 
 func money(p *float64) string {
@@ -379,68 +325,4 @@ func csvSafe(cells []string) []string {
 		}
 	}
 	return cells
-}
-
-// reportCards are the scorecards the reports' risk table is made from (the stored
-// violations, without running the joined rules again).
-func reportCards(ctx context.Context, cfg *Config, st affwatch.Store, now time.Time) ([]scorecard.Card, error) {
-	src, ok := st.(scorecard.Source)
-	if !ok {
-		return nil, nil
-	}
-	opt, _ := scorecardOptions(cfg, "", "")
-	opt.End = now
-	return scorecard.Build(ctx, src, opt)
-}
-
-// partnerRows are a manager's (all partners' when manager is "") riskiest partners and
-// the partners whose conversion rate or commission moved most against the period before,
-// five of each.
-func partnerRows(cards []scorecard.Card, manager string) (top, changes []report.PartnerRow) {
-	type moved struct {
-		row report.PartnerRow
-		by  float64
-	}
-	var ms []moved
-	for _, c := range cards { // riskiest first
-		if manager != "" && c.Affiliate.Manager != manager {
-			continue
-		}
-		row := report.PartnerRow{AffiliateID: c.Affiliate.ID, Name: c.Affiliate.Name, Risk: c.Risk.Score}
-		if c.Risk.Score > 0 && len(top) < 5 {
-			r := row
-			r.Reasons = reasonList(c, 3)
-			top = append(top, r)
-		}
-		cur, prev, tr := c.Scorecard.Current, c.Scorecard.Previous, c.Trend
-		for _, m := range []struct {
-			name       string
-			by         *float64
-			now, then  string
-			enoughData bool
-		}{
-			{"conversion rate", tr.ConversionRate, pct(cur.ConversionRate), pct(prev.ConversionRate), cur.Conversions+prev.Conversions >= 10},
-			{"commission", tr.Commission, fmt.Sprintf("%.2f", cur.Commission), fmt.Sprintf("%.2f", prev.Commission), cur.Conversions+prev.Conversions >= 10},
-		} {
-			if m.by == nil || !m.enoughData || abs(*m.by) < 0.5 {
-				continue
-			}
-			r := row
-			r.Change = fmt.Sprintf("%s %s (%s against %s)", m.name, change(m.by), m.now, m.then)
-			ms = append(ms, moved{r, abs(*m.by)})
-			break
-		}
-	}
-	sort.SliceStable(ms, func(i, j int) bool { return ms[i].by > ms[j].by })
-	for i := 0; i < len(ms) && i < 5; i++ {
-		changes = append(changes, ms[i].row)
-	}
-	return top, changes
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

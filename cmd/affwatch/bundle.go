@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
 
+	"github.com/affwatch/affwatch/policies"
 	"github.com/affwatch/affwatch/rules"
 )
 
@@ -63,7 +66,10 @@ func allPolicySources(ctx context.Context, cfg *Config) ([]rules.Source, error) 
 // binary: affwatch policy bundle build DIR -o bundle.tar.gz [--signing-key KEY].
 func policyBundle(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 || args[0] != "build" {
-		return exitError, errors.New("name what to do: affwatch policy bundle build DIR -o bundle.tar.gz [--signing-key PEM] [--key-id ID] [--signing-alg ALG] [--revision REV]")
+		if err := groupUsage("policy bundle", args, stdout); err != nil {
+			return exitError, err
+		}
+		return exitOK, nil // help was asked for
 	}
 	fs := newFlags("policy bundle build", stderr)
 	out := fs.String("o", "bundle.tar.gz", "the bundle file to write")
@@ -71,22 +77,39 @@ func policyBundle(args []string, stdout, stderr io.Writer) (int, error) {
 	keyID := fs.String("key-id", "default", "the key id written into the signature")
 	alg := fs.String("signing-alg", "RS256", "the signing algorithm (RS256, ES256, HS256, ...)")
 	rev := fs.String("revision", "", "the manifest revision (default: a hash of the files)")
-	rest := args[1:]
-	var dir string
-	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
-		dir, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return exitError, err
 	}
-	if dir == "" && fs.NArg() > 0 {
-		dir = fs.Arg(0)
-	}
-	if dir == "" {
-		return exitError, errors.New("name the policy directory: affwatch policy bundle build DIR -o bundle.tar.gz")
+	dir, err := oneArg(pos, "the policy directory: affwatch policy bundle build DIR -o bundle.tar.gz")
+	if err != nil {
+		return exitError, err
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return exitError, err
+	}
+	// A bundle is what the daemons of a team load: one that does not compile would be
+	// refused by each of them, night after night. Refuse it here, naming every problem.
+	// It is compiled as the daemon loads it: beside the built-in pack's library and
+	// schemas, which its rules may use.
+	srcs := []rules.Source{{Name: "policies", FS: onlyDirs{policies.FS, []string{"lib", "schemas"}}}, {Name: dir, FS: os.DirFS(dir)}}
+	cat, cerr := rules.ReadCatalogue(srcs)
+	problems := reportProblems(cerr)
+	if cerr == nil {
+		kinds := []rules.Kind{rules.KindPage}
+		if hasJoined(cat) {
+			kinds = append(kinds, rules.KindAffiliate)
+		}
+		if !hasPageRules(cat) {
+			kinds = kinds[1:] // a bundle of joined rules alone
+		}
+		for _, k := range kinds {
+			_, err := rules.Load(context.Background(), srcs, rules.Options{Kind: k})
+			problems = append(problems, reportProblems(err)...)
+		}
+	}
+	if len(problems) > 0 {
+		return exitError, fmt.Errorf("bundle %s: the policies do not compile; no bundle written:\n%s", dir, problemText(problems))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(*out), ".bundle-*.tar.gz")
 	if err != nil {
@@ -109,4 +132,29 @@ func policyBundle(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintf(stdout, "wrote %s (revision %s, %s)\n", *out, revision, signed)
 	return exitOK, nil
+}
+
+// hasPageRules says whether a catalogue holds a page rule (not only joined ones).
+func hasPageRules(cat []rules.Rule) bool {
+	for _, r := range cat {
+		if !strings.HasPrefix(r.Package, rules.AffiliateRulePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyDirs is a tree with only some of its top directories: the built-in pack's library
+// and schemas without its rules.
+type onlyDirs struct {
+	fs.FS
+	dirs []string
+}
+
+func (o onlyDirs) ReadDir(name string) ([]fs.DirEntry, error) {
+	es, err := fs.ReadDir(o.FS, name)
+	if name != "." {
+		return es, err
+	}
+	return slices.DeleteFunc(es, func(e fs.DirEntry) bool { return !slices.Contains(o.dirs, e.Name()) }), err
 }

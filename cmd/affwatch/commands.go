@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,10 +19,12 @@ import (
 	"github.com/affwatch/affwatch/crawler"
 	"github.com/affwatch/affwatch/crawler/chrome"
 	"github.com/affwatch/affwatch/detectors"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/notify"
 	"github.com/affwatch/affwatch/internal/output"
-	"github.com/affwatch/affwatch/internal/report"
+	"github.com/affwatch/affwatch/internal/queue"
 	"github.com/affwatch/affwatch/internal/schedule"
+	"github.com/affwatch/affwatch/internal/scorecard"
 	"github.com/affwatch/affwatch/internal/store"
 	"github.com/affwatch/affwatch/policies"
 	"github.com/affwatch/affwatch/rules"
@@ -88,6 +89,16 @@ func openStore(ctx context.Context, cfg *Config) (*store.DB, error) {
 		return nil, fmt.Errorf("open store (store.dsn in %s): %w", cfg.file, err)
 	}
 	return st, nil
+}
+
+// appStore is what the workflows the commands run need of the store: every role of the
+// root contract, the vettings the scorecards read, and the pool the job queue runs on
+// (nil on SQLite). openStore's store is one; the workflows name no implementation.
+type appStore interface {
+	affwatch.Store
+	scorecard.Vettings
+	queue.Pooler
+	clickPruner
 }
 
 // configFlag adds --config to a flag set.
@@ -265,11 +276,13 @@ func loadPolicies(ctx context.Context, cfg *Config, log *slog.Logger) (eng *rule
 	return eng, nil, cfg.checkRuleIDs(knownRule(eng))
 }
 
-// knownRule says whether a rule id is a policy's (of eng) or a detector's.
-func knownRule(eng *rules.Engine) func(string) bool {
+// knownRule says whether a rule id is a policy's (of one of engs) or a detector's.
+func knownRule(engs ...*rules.Engine) func(string) bool {
 	ids := map[string]bool{}
-	for _, r := range eng.Rules() {
-		ids[r.ID] = true
+	for _, eng := range engs {
+		for _, r := range eng.Rules() {
+			ids[r.ID] = true
+		}
 	}
 	for _, r := range detectors.Rules() {
 		ids[r.ID] = true
@@ -278,7 +291,7 @@ func knownRule(eng *rules.Engine) func(string) bool {
 }
 
 // scanOnce runs one crawl-and-check scan with the configured parts.
-func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
+func scanOnce(ctx context.Context, cfg *Config, st appStore, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
 	eng, problems, err := loadPolicies(ctx, cfg, log)
 	if err != nil {
 		return affwatch.Scan{}, err
@@ -288,7 +301,7 @@ func scanOnce(ctx context.Context, cfg *Config, st affwatch.Store, log *slog.Log
 
 // scanWith runs one scan with the given policies (an engine, or the daemon's reloader);
 // problems says what is wrong with them (files left out), recorded on a partial scan.
-func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, problems error, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
+func scanWith(ctx context.Context, cfg *Config, st appStore, eval affwatch.Evaluator, problems error, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
 	if cfg.rendering() {
 		// Without the browser every rendered page would fail: say so before the scan.
 		if err := chrome.Check(cfg.Crawl.ChromiumPath); err != nil {
@@ -301,9 +314,7 @@ func scanWith(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch
 	cr := newCrawler(cfg, cfg.Programs)
 	defer cr.Close()
 	cr.Logger = log.With("component", "crawler")
-	if h, ok := st.(crawler.PageHistory); ok {
-		cr.History = h // conditional requests: unchanged pages are judged from their snapshot
-	}
+	cr.History = st // conditional requests: unchanged pages are judged from their snapshot
 	if pr != nil {
 		cr.OnProgress = pr.update
 	}
@@ -400,10 +411,11 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("ingest clicks|conversions", stderr)
 	cfgPath := configFlag(fs)
 	rejects := fs.String("rejects", "", "append rejected rows (file, line, reason) to this CSV `FILE` (default: <kind>-rejects.csv beside the config, written only when a row is rejected)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	files, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return usageErrorf("name at least one file to ingest")
 	}
 	cfg, st, err := loadWithStore(ctx, *cfgPath)
@@ -426,7 +438,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var errs []error
 	loaded := false
-	for _, name := range fs.Args() {
+	for _, name := range files {
 		res, err := ingestFile(ctx, st, kind, name, opt)
 		loaded = loaded || res.Rows > 0
 		if err != nil {
@@ -502,7 +514,7 @@ func ingestReader(ctx context.Context, st detectors.EventStore, kind, name strin
 
 // newJudge makes the per-event judge of the config's verdict rules, with the stuffing
 // pages the crawler found (stored STUFF-* violations).
-func newJudge(ctx context.Context, cfg *Config, st affwatch.Store) (*detectors.Judge, error) {
+func newJudge(ctx context.Context, cfg *Config, st appStore) (*detectors.Judge, error) {
 	vs, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
 	if err != nil {
 		return nil, fmt.Errorf("read stuffing findings: %w", err)
@@ -585,74 +597,23 @@ func detectOptions(cfg *Config, end time.Time) detectors.Options {
 		Thresholds: cfg.Detect.Thresholds}
 }
 
-// applyPrograms applies each program's disabled_rules, severity_overrides and exceptions
-// to detector findings, as the policy engine does to page findings: a disabled rule's
-// findings are dropped, an override sets the severity, an exception keeps the finding as
-// suppressed with its reason.
-func applyPrograms(programs []affwatch.Program, vs []affwatch.Violation, now time.Time) []affwatch.Violation {
-	byID := map[string]affwatch.Program{}
-	for _, p := range programs {
-		byID[p.ID] = p
-	}
-	out := vs[:0]
-	for _, v := range vs {
-		f := affwatch.Finding{RuleID: v.RuleID, Severity: v.Severity}
-		if !rules.ApplyProgram(&f, byID[v.ProgramID], v.AffiliateID, v.URL, now) {
-			continue
-		}
-		v.Severity = f.Severity
-		if f.Suppressed != "" {
-			v.State, v.SuppressedBy, v.SuppressReason = affwatch.StateSuppressed, affwatch.ExceptionSuppressor, f.Suppressed
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// detectOnce judges the window's conversions again (late clicks, orders claimed out of
-// order, stuffing found since they loaded), runs the detectors over the window that ends
-// at end, then the joined rules over every affiliate's document, as one scan; the
-// detectors' findings show the events behind them.
-func detectOnce(ctx context.Context, cfg *Config, st affwatch.Store, end time.Time) (affwatch.Scan, *detectors.JudgeSummary, error) {
-	scan, err := st.StartScan(ctx, affwatch.ScanKindDetect)
-	if err != nil {
-		return scan, nil, err
-	}
-	opt := detectOptions(cfg, end)
-	var judged *detectors.JudgeSummary
-	err = applyRetention(ctx, cfg, st, time.Now()) // detect.retention (retention.go)
-	if vst, ok := st.(detectors.VerdictStore); ok && err == nil {
-		var judge *detectors.Judge
-		if judge, err = newJudge(ctx, cfg, st); err == nil {
-			judged, err = judge.JudgeStored(ctx, vst, end.Add(-opt.Window), end, opt.History)
-		}
-	}
-	var vs []affwatch.Violation
-	if err == nil {
-		vs, err = detectors.Run(ctx, st, opt, cfg.Affiliates)
-	}
-	if err == nil {
-		judged.Attach(vs)
-		_, err = st.SaveDetections(ctx, scan.ID, applyPrograms(cfg.Programs, vs, time.Now()))
-	}
-	if err == nil {
-		// The joined rules see the detectors' findings just stored.
-		_, err = judgeAffiliates(ctx, cfg, st, scan.ID, end)
-	}
-	status, msg := affwatch.ScanSucceeded, ""
-	if err != nil {
-		status, msg = affwatch.ScanFailed, err.Error()
-	}
-	done, ferr := st.FinishScan(context.WithoutCancel(ctx), scan.ID, status, msg)
-	return done, judged, errors.Join(err, ferr)
+// detectOnce runs app.Detect with the config's detectors, programs, judge, joined rules
+// and scorecard, over the window that ends at end.
+func detectOnce(ctx context.Context, cfg *Config, st appStore, end time.Time) (affwatch.Scan, *detectors.JudgeSummary, error) {
+	sc, _ := scorecardOptions(cfg, "", "")
+	return app.Detect(ctx, st, app.DetectOptions{Detectors: detectOptions(cfg, end), Affiliates: cfg.Affiliates, Programs: cfg.Programs,
+		Judge:     func(ctx context.Context) (*detectors.Judge, error) { return newJudge(ctx, cfg, st) },
+		Joined:    func(ctx context.Context) (*rules.Engine, error) { return loadJoinedRules(ctx, cfg) },
+		Prune:     func(ctx context.Context) error { return applyRetention(ctx, cfg, st, time.Now()) },
+		Scorecard: sc})
 }
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", stderr)
 	cfgPath := configFlag(fs)
-	out := fs.String("out", "", "`DIR` to write the reports to (default: the config's report.out_dir, else ./reports)")
+	out := fs.String("out", "", "`DIR` to write the reports to (default: the config's report.out_dir, else reports, beside the config)")
 	manager := fs.String("manager", "", "only the report of the manager with this `EMAIL`")
-	since := fs.String("since", "24h", "what counts as new and as resolved: changes within this `DURATION` (24h, 7d)")
+	since := fs.String("since", "", "what counts as new and as resolved: changes within this `DURATION` (24h, 7d; default: since the previous report, else 24h)")
 	send := fs.Bool("send", false, "also email each manager their report through the configured SMTP server (via the outbox)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -661,252 +622,62 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	d, err := parseDuration(*since)
-	if err != nil {
-		return usageErrorf("--since: %w", err)
+	opt := reportOptions(cfg)
+	opt.OnlyManager = *manager
+	if *since != "" {
+		d, err := parseDuration(*since)
+		if err != nil {
+			return usageErrorf("--since: %w", err)
+		}
+		opt.Since = time.Now().Add(-d)
 	}
-	dir := *out
-	if dir == "" {
-		dir = cfg.path(cfg.Report.OutDir)
-	}
-	if dir == "" {
-		dir = "reports"
+	var smtp *notify.SMTP
+	if *send {
+		if smtp, err = smtpOf(cfg); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	set, err := buildReports(ctx, cfg, st, *manager, time.Now().Add(-d))
-	if err != nil {
-		return err
-	}
-	files, err := set.write(dir)
+	set, files, err := app.WriteReports(ctx, st, opt, reportDir(cfg, *out))
 	for _, f := range files {
 		fmt.Fprintln(stdout, f)
 	}
 	if err != nil || !*send {
 		return err
 	}
-	return sendReports(ctx, cfg, st, set, stdout, logger(stderr, false))
-}
-
-// reportSet is one night's reports: one per manager (only their affiliates), and one for
-// the whole program.
-type reportSet struct {
-	reports []namedReport
-	// scanKey names the scans the reports cover: a report is emailed once per scan.
-	scanKey string
-}
-
-type namedReport struct {
-	name, manager string
-	report.Report
-}
-
-// buildReports sorts the stored violations into one report per manager (and one for the
-// whole program unless onlyManager is set).
-func buildReports(ctx context.Context, cfg *Config, st affwatch.Store, onlyManager string, since time.Time) (reportSet, error) {
-	all, err := st.Violations(ctx, affwatch.ViolationFilter{})
-	if err != nil {
-		return reportSet{}, err
-	}
-	scans, err := st.Scans(ctx, 50)
-	if err != nil {
-		return reportSet{}, err
-	}
-	var lastCrawl, lastDetect affwatch.Scan
-	for _, s := range scans {
-		if s.Kind == affwatch.ScanKindCrawl && lastCrawl.ID == 0 {
-			lastCrawl = s
-		}
-		if s.Kind == affwatch.ScanKindDetect && lastDetect.ID == 0 {
-			lastDetect = s
-		}
-	}
-	managers := map[string][]string{} // manager -> affiliate ids
-	var order []string
-	for _, a := range cfg.Affiliates {
-		if a.ManagerEmail == "" {
-			continue
-		}
-		if _, ok := managers[a.ManagerEmail]; !ok {
-			order = append(order, a.ManagerEmail)
-		}
-		managers[a.ManagerEmail] = append(managers[a.ManagerEmail], a.ID)
-	}
-	title := cfg.Report.Subject
-	if title == "" {
-		title = "affwatch: affiliate compliance report"
-	}
-	now := time.Now()
-	set := reportSet{scanKey: fmt.Sprintf("crawl-%d/detect-%d", lastCrawl.ID, lastDetect.ID)}
-	cards, err := reportCards(ctx, cfg, st, now)
-	if err != nil {
-		return reportSet{}, err
-	}
-	var risk *report.Risk
-	if vst, ok := st.(affwatch.VerdictStore); ok {
-		if risk, err = riskOf(ctx, cfg, vst, now.Add(-time.Duration(cfg.Detect.Window))); err != nil {
-			return set, err
-		}
-	}
-	shots, _ := st.(affwatch.Screenshots)
-	add := func(name, manager string, vs []affwatch.Violation, mine func(string) bool) error {
-		r := report.Build(title, manager, vs, since, now)
-		r.Scan, r.DashboardURL = lastCrawl, cfg.Report.DashboardURL
-		r.TopRisks, r.BigChanges = partnerRows(cards, manager)
-		r.Risk = risk.Only(mine)
-		if shots != nil {
-			// New violations on rendered pages show the offending element, cut from the screenshot.
-			if err := r.AddCrops(ctx, shots); err != nil {
-				return err
-			}
-		}
-		set.reports = append(set.reports, namedReport{name: name, manager: manager, Report: r})
-		return nil
-	}
-	if onlyManager == "" {
-		if err := add("all", "", all, func(string) bool { return true }); err != nil {
-			return set, err
-		}
-	}
-	for _, m := range order {
-		if onlyManager != "" && m != onlyManager {
-			continue
-		}
-		mine := map[string]bool{}
-		for _, id := range managers[m] {
-			mine[id] = true
-		}
-		var vs []affwatch.Violation
-		for _, v := range all {
-			if mine[v.AffiliateID] {
-				vs = append(vs, v)
-			}
-		}
-		if err := add(fileSafe(m), m, vs, func(id string) bool { return mine[id] }); err != nil {
-			return set, err
-		}
-	}
-	if onlyManager != "" && len(set.reports) == 0 {
-		return set, fmt.Errorf("no affiliate has manager %q", onlyManager)
-	}
-	return set, nil
-}
-
-// riskEvents is how many of an affiliate's review and reject conversions a report lists.
-const riskEvents = 5
-
-// riskOf is the commission at risk since a time: the store's sums per affiliate, the
-// conversions behind them counted by verdict, the first few listed, each affiliate with
-// its manager. Conversions the network already took back count for nothing, as in the
-// sums.
-func riskOf(ctx context.Context, cfg *Config, st affwatch.VerdictStore, since time.Time) (*report.Risk, error) {
-	sums, err := st.CommissionAtRisk(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	byAff := map[string]*report.AffiliateRisk{}
-	err = st.EachVerdict(ctx, affwatch.VerdictFilter{Verdicts: []affwatch.Verdict{affwatch.VerdictReview, affwatch.VerdictReject}, Since: since},
-		func(v affwatch.EventVerdict) error {
-			if _, ok := sums[v.AffiliateID]; !ok {
-				return nil // every one of them was taken back already
-			}
-			if affwatch.Reversed(v.Status) {
-				return nil
-			}
-			a := byAff[v.AffiliateID]
-			if a == nil {
-				a = &report.AffiliateRisk{AffiliateID: v.AffiliateID, Commission: sums[v.AffiliateID]}
-				if af, ok := cfg.affiliate(v.AffiliateID); ok {
-					a.Manager = af.ManagerEmail
-				}
-				byAff[v.AffiliateID] = a
-			}
-			if v.Verdict == affwatch.VerdictReject {
-				a.Reject++
-			} else {
-				a.Review++
-			}
-			if len(a.Events) < riskEvents {
-				a.Events = append(a.Events, v)
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	affs := make([]report.AffiliateRisk, 0, len(byAff))
-	for _, a := range byAff {
-		affs = append(affs, *a)
-	}
-	return report.NewRisk(since, affs), nil
-}
-
-// write writes every report as HTML, text, CSV and JSON into dir and returns the files.
-func (set reportSet) write(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, r := range set.reports {
-		for _, out := range []struct {
-			ext   string
-			write func(io.Writer) error
-		}{{"html", r.HTML}, {"txt", r.Text}, {"csv", r.CSV}, {"json", r.JSON}} {
-			name := filepath.Join(dir, "report-"+r.name+"."+out.ext)
-			if err := writeFile(name, out.write); err != nil {
-				return files, err
-			}
-			files = append(files, name)
-		}
-	}
-	return files, nil
-}
-
-// sendReports queues each manager's report in the outbox (once per manager and scan) and
-// delivers what is due. What cannot be delivered stays in the outbox for the next run.
-func sendReports(ctx context.Context, cfg *Config, st *store.DB, set reportSet, stdout io.Writer, log *slog.Logger) error {
-	smtp, err := smtpOf(cfg)
-	if err != nil {
-		return err
-	}
-	queued, already := 0, 0
-	for _, r := range set.reports {
-		if r.manager == "" {
-			continue // the program-wide report is for files, not a mailbox
-		}
-		subject := fmt.Sprintf("%s: %d new, %d open, %d resolved", r.Title, len(r.New), len(r.Open), len(r.Resolved))
-		e, err := r.Email([]string{r.manager}, subject)
-		if err != nil {
-			return fmt.Errorf("report for %s: %w", r.manager, err)
-		}
-		ok, err := st.Enqueue(ctx, "report/"+set.scanKey+"/"+r.manager, e)
-		if err != nil {
-			return err
-		}
-		if ok {
-			queued++
-		} else {
-			already++
-		}
-	}
-	// Run by hand (or by the report job), this is a retry of what waits too.
-	if _, err := st.MakeDue(ctx); err != nil {
-		return err
-	}
-	res, err := notify.Deliver(ctx, st, smtp, time.Now, log)
+	res, err := app.SendReports(ctx, st, smtp, set, logger(stderr, false).With("component", "notify"))
 	fmt.Fprintf(stdout, "email: %d report(s) queued (%d already queued for these scans); %d delivered, %d not delivered\n",
-		queued, already, res.Sent, res.Failed)
-	if err != nil {
-		return err
+		res.Queued, res.Already, res.Sent, res.Failed)
+	if errors.Is(err, app.ErrNotDelivered) {
+		return partial(err)
 	}
-	if res.Failed > 0 {
-		return partial(fmt.Errorf("%d email(s) not delivered, kept in the outbox and retried by the next `affwatch report --send` or the daemon:\n  %w",
-			res.Failed, errors.Join(res.Errors...)))
+	return err
+}
+
+// reportOptions are the reports the config describes: its title, dashboard link,
+// affiliates and their managers, the detector window for the commission at risk, the
+// scorecard for the partner rows. Since is left zero: since the previous report.
+func reportOptions(cfg *Config) app.ReportOptions {
+	sc, _ := scorecardOptions(cfg, "", "")
+	return app.ReportOptions{Title: cfg.Report.Subject, DashboardURL: cfg.Report.DashboardURL, Affiliates: cfg.Affiliates,
+		RiskWindow: time.Duration(cfg.Detect.Window), Scorecard: &sc}
+}
+
+// reportDir is the one rule for where reports go, for the report command, the daemon and
+// the demo alike: the folder asked for (--out), else the config's report.out_dir, else
+// "reports"; a relative folder from the config is beside the config file.
+func reportDir(cfg *Config, out string) string {
+	if out != "" {
+		return out
 	}
-	return nil
+	if cfg.Report.OutDir != "" {
+		return cfg.path(cfg.Report.OutDir)
+	}
+	return cfg.path("reports")
 }
 
 // smtpOf is the configured SMTP server, with its password from the environment.
@@ -941,26 +712,4 @@ func smtpOf(cfg *Config) (*notify.SMTP, error) {
 		s.TLSConfig = &tls.Config{RootCAs: pool, ServerName: c.Host, MinVersion: tls.VersionTLS12}
 	}
 	return s, nil
-}
-
-func writeFile(name string, write func(io.Writer) error) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return f.Close()
-}
-
-// fileSafe turns an email address into a file name part.
-func fileSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == '@' {
-			return r
-		}
-		return '_'
-	}, s)
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/affwatch/affwatch/detectors"
 	"github.com/affwatch/affwatch/fixtures"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/store"
 )
 
@@ -21,16 +25,17 @@ var starterConfig []byte
 func cmdInit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("init", stderr)
 	force := fs.Bool("force", false, "overwrite an existing file")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	name := "affwatch.yaml"
-	switch fs.NArg() {
+	switch len(pos) {
 	case 0:
 	case 1:
-		name = fs.Arg(0)
+		name = pos[0]
 	default:
-		return usageErrorf("init writes one file; %s is one too many", strings.Join(fs.Args()[1:], " "))
+		return usageErrorf("init writes one file; %s is one too many", strings.Join(pos[1:], " "))
 	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if *force {
@@ -57,10 +62,45 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 // demoEnd is the end of the week the fixture event logs cover.
 var demoEnd = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
+// demoHeader begins the config the demo writes: a directory whose affwatch.yaml begins
+// with it is the demo's own.
+const demoHeader = "# Written by affwatch demo"
+
+// cleanDemoDir makes dir ready for a demo run. Each run serves the fixture sites on a new
+// loopback port, so their pages have new URLs: a rerun on the previous run's database
+// would keep the old URLs' violations open beside the new ones. A rerun starts clean
+// instead: the database and reports of a previous demo in dir are removed. A directory
+// that holds anything else called affwatch.yaml or affwatch.db is not the demo's to
+// overwrite: that is an error, and nothing is touched.
+func cleanDemoDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfgPath, dbPath := filepath.Join(dir, "affwatch.yaml"), filepath.Join(dir, "affwatch.db")
+	cfg, err := os.ReadFile(cfgPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Stat(dbPath); err == nil {
+			return fmt.Errorf("%s holds a database the demo did not write; give the demo another --dir", dir)
+		}
+		return nil
+	case err != nil:
+		return err
+	case !bytes.HasPrefix(cfg, []byte(demoHeader)):
+		return fmt.Errorf("%s is not a demo's configuration; give the demo another --dir (it would overwrite it)", cfgPath)
+	}
+	for _, name := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", filepath.Join(dir, "reports")} {
+		if err := os.RemoveAll(name); err != nil {
+			return fmt.Errorf("start the demo clean: %w", err)
+		}
+	}
+	return nil
+}
+
 // demoConfig is the configuration the demo writes: the fixture sites, served on loopback.
 func demoConfig(srv *fixtures.Server) string {
 	site := func(name string) string { return srv.URL(name) }
-	return fmt.Sprintf(`# Written by affwatch demo: the fixture sites served on loopback.
+	return fmt.Sprintf(demoHeader+`: the fixture sites served on loopback.
 store:
   dsn: affwatch.db
 crawl:
@@ -99,7 +139,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		*dir = d
-	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
+	} else if err := cleanDemoDir(*dir); err != nil {
 		return err
 	}
 	srv, err := fixtures.Start()
@@ -151,11 +191,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "detection #%d: %d fraud findings\n\n", det.ID, det.Counts.New+det.Counts.Reopened)
-	set, err := buildReports(ctx, cfg, st, "", time.Now().Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	files, err := set.write(cfg.path(cfg.Report.OutDir))
+	_, files, err := app.WriteReports(ctx, st, reportOptions(cfg), reportDir(cfg, ""))
 	if err != nil {
 		return err
 	}

@@ -32,21 +32,20 @@ func cmdEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			return exitOK, evidenceKey(args[1:], stdout, stderr)
 		}
 	}
-	return exitError, groupUsage("evidence", args, stdout)
+	if err := groupUsage("evidence", args, stdout); err != nil {
+		return exitError, err
+	}
+	return exitOK, nil // help was asked for
 }
 
 func evidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("evidence export", stderr)
 	cfgPath := configFlag(fs)
 	out := fs.String("o", "evidence.zip", "write the bundle to `FILE`")
-	var fps []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		fps, args = append(fps, args[0]), args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	fps, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	fps = append(fps, fs.Args()...)
 	if len(fps) == 0 {
 		return usageErrorf("name at least one violation's FINGERPRINT (or a unique prefix)")
 	}
@@ -113,18 +112,13 @@ func evidenceVerify(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("evidence verify", stderr)
 	pubFile := fs.String("public-key", "", "the signer's public key `FILE` (as `affwatch evidence key` prints it): the bundle must be signed with it")
 	format := fs.String("format", "text", "output `text|json`")
-	var bundle string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		bundle, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return exitError, err
 	}
-	if bundle == "" && fs.NArg() > 0 {
-		bundle = fs.Arg(0)
-	}
-	if bundle == "" {
-		return exitError, usageErrorf("name the bundle to verify")
+	bundle, err := oneArg(pos, "the bundle to verify")
+	if err != nil {
+		return exitError, err
 	}
 	var trusted ed25519.PublicKey
 	if *pubFile != "" {

@@ -318,6 +318,42 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// parseArgs parses a command's flags and returns its positional arguments, which may
+// come before, between and after the flags (vet URL --program p URL2; pages show URL
+// --limit 3); everything after "--" is positional. It is the one way commands take their
+// arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		for len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+		if err := parseFlags(fs, args); err != nil {
+			return pos, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		args = rest
+	}
+}
+
+// oneArg is the one positional argument a command takes; what names it in the usage
+// error when it is missing.
+func oneArg(pos []string, what string) (string, error) {
+	switch len(pos) {
+	case 0:
+		return "", usageErrorf("name %s", what)
+	case 1:
+		return pos[0], nil
+	}
+	return "", usageErrorf("one argument expected; %s is one too many", strings.Join(pos[1:], " "))
+}
+
 // visitFlags lists a flag set's flags, --config first, then by name.
 func visitFlags(fs *flag.FlagSet) []*flag.Flag {
 	var out []*flag.Flag

@@ -156,18 +156,13 @@ func violationChange(ctx context.Context, verb string, args []string, stdout, st
 		by = fs.String("by", "", "`WHO` reopens it (an email or name; recorded in the history)")
 	}
 	// The fingerprint may come before or after the flags.
-	var fp string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		fp, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fp == "" && fs.NArg() > 0 {
-		fp = fs.Arg(0)
-	}
-	if fp == "" {
-		return usageErrorf("name the violation by its fingerprint (or a unique prefix of it)")
+	fp, err := oneArg(pos, "the violation by its fingerprint (or a unique prefix of it)")
+	if err != nil {
+		return err
 	}
 	var suppressUntil time.Time
 	if *until != "" {
@@ -261,12 +256,17 @@ func cmdScans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		format = fs.String("format", "text", "output `text|json`")
 	}
-	var id string
-	if verb == "show" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-		id, args = args[1], append([]string{args[0]}, args[2:]...)
-	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
+	}
+	var id string
+	if verb == "show" {
+		if id, err = oneArg(pos, "the scan: affwatch scans show ID"); err != nil {
+			return err
+		}
+	} else if len(pos) > 0 {
+		return usageErrorf("scans list takes no argument (%s)", strings.Join(pos, " "))
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
@@ -275,9 +275,6 @@ func cmdScans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer st.Close()
 	var scans []affwatch.Scan
 	if verb == "show" {
-		if id == "" && fs.NArg() > 0 {
-			id = fs.Arg(0)
-		}
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil {
 			return usageErrorf("%q is not a scan number", id)

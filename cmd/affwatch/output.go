@@ -128,6 +128,14 @@ func reportProblems(err error) []output.Problem {
 }
 
 func problemsOf(err error) []output.Problem {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// Several errors joined (a catalogue's broken files): each one's problems.
+		var out []output.Problem
+		for _, e := range j.Unwrap() {
+			out = append(out, problemsOf(e)...)
+		}
+		return out
+	}
 	var astErrs ast.Errors
 	if errors.As(err, &astErrs) {
 		var out []output.Problem

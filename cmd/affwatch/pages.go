@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -15,7 +14,7 @@ import (
 // rules that found something).
 func cmdPages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "show" {
-		return errors.New("name what to do: affwatch pages show URL [--config FILE] [--affiliate ID] [--rule ID] [--limit N] [--format text|json]")
+		return groupUsage("pages", args, stdout)
 	}
 	fs := newFlags("pages show", stderr)
 	cfgPath := configFlag(fs)
@@ -24,19 +23,13 @@ func cmdPages(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limit := fs.Int("limit", 30, "at most this many scans, newest first")
 	outFmt := formatFlag(fs, output.Text, output.JSON)
 	// The URL comes first (pages show URL --flags); flags after it are parsed too.
-	rest := args[1:]
-	var pageURL string
-	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
-		pageURL, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	if pageURL == "" && fs.NArg() > 0 {
-		pageURL = fs.Arg(0)
-	}
-	if pageURL == "" {
-		return errors.New("name the page: affwatch pages show URL")
+	pageURL, err := oneArg(pos, "the page: affwatch pages show URL")
+	if err != nil {
+		return err
 	}
 	out, err := output.Get(*outFmt, output.Text, output.JSON)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/output"
 	"github.com/affwatch/affwatch/rules"
 )
@@ -169,20 +170,26 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	rep := newReport(output.CommandCheck)
 	check := &output.Check{}
 	rep.Check = check
-	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
-	if err != nil {
-		check.Error = err.Error()
-		check.Problems = reportProblems(err)
-		code = exitViolations
-	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
-		check.Error = err.Error()
-		check.Problems = reportProblems(err)
+	engs, problems := compileAll(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
+	if len(problems) == 0 && len(engs) > 0 {
+		if err := cfg.checkRuleIDs(knownRule(engs...)); err != nil {
+			problems = reportProblems(err)
+		}
+	}
+	if len(problems) > 0 {
+		check.Problems = problems
+		check.Error = problemText(problems)
 		code = exitViolations
 	}
-	if eng != nil {
-		check.Compiled, check.Rules, check.Revision = true, len(eng.Rules()), eng.Revision()
-		rep.PolicyRevision = eng.Revision()
-		rep.Rules = reportRules(eng.Rules())
+	if len(engs) > 0 {
+		var revs []string
+		for _, eng := range engs {
+			check.Rules += len(eng.Rules())
+			rep.Rules = append(rep.Rules, reportRules(eng.Rules())...)
+			revs = append(revs, eng.Revision())
+		}
+		check.Compiled, check.Revision = true, revs[0]
+		rep.PolicyRevision = revs[0]
 	}
 	for _, src := range srcs {
 		diffs, err := unformatted(src.FS)
@@ -214,7 +221,7 @@ func unformatted(fsys fs.FS) ([]string, error) {
 		}
 		formatted, err := format.SourceWithOpts(p, src, format.Opts{RegoVersion: ast.RegoV1})
 		if err != nil {
-			return err
+			return nil // it does not parse: the compiler reports it with its line and column
 		}
 		if !bytes.Equal(formatted, src) {
 			out = append(out, p)
@@ -228,10 +235,10 @@ func policyFmt(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("policy fmt", stderr)
 	cfgPath := policyConfigFlag(fs, "its policy directories are the ones formatted")
 	write := fs.Bool("write", false, "rewrite the files opa fmt would change, instead of listing them")
-	if err := parseFlags(fs, args); err != nil {
+	dirs, err := parseArgs(fs, args)
+	if err != nil {
 		return exitError, err
 	}
-	dirs := fs.Args()
 	if len(dirs) == 0 {
 		cfg, err := optionalConfig(*cfgPath)
 		if err != nil {
@@ -487,35 +494,95 @@ func policyDocs(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
-	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
-	if eng == nil {
-		return exitError, err
+	engs, problems := compileAll(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
+	if len(engs) == 0 {
+		return exitError, fmt.Errorf("no policy compiled:\n%s", problemText(problems))
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, problemText(problems))
 	}
-	fmt.Fprintf(stdout, "# affwatch rule catalogue\n\nPolicy revision `%s`.\n\n| id | severity | kind | title |\n|---|---|---|---|\n", eng.Revision())
-	for _, r := range eng.Rules() {
+	var all []rules.Rule
+	revs := make([]string, len(engs))
+	for i, eng := range engs {
+		all = append(all, eng.Rules()...)
+		revs[i] = eng.Revision()
+	}
+	fmt.Fprintf(stdout, "# affwatch rule catalogue\n\nPolicy revision `%s`.\n\n| id | severity | kind | title |\n|---|---|---|---|\n", strings.Join(slices.Compact(revs), "`, `"))
+	for _, r := range all {
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s |\n", r.ID, r.Severity, ruleKind(r), r.Title)
 	}
-	for _, r := range eng.Rules() {
+	for _, r := range all {
 		fmt.Fprintf(stdout, "\n## %s: %s\n\n- severity: %s (%s)\n- package: `%s` (`%s:%d`)\n\n%s\n", r.ID, r.Title, r.Severity, ruleKind(r),
 			r.Package, r.File, r.Line, r.Description)
 		if r.Remediation != "" {
 			fmt.Fprintf(stdout, "\n**What to do:** %s\n", r.Remediation)
 		}
 	}
+	if len(problems) > 0 {
+		return exitPartial, partial(errors.New("broken policy files left out of the catalogue"))
+	}
 	return exitOK, nil
 }
 
+// ruleKind says what a rule's findings are: violations, advisories or both, and "joined"
+// for the affiliate rules that judge a partner's scorecard rather than one page.
 func ruleKind(r rules.Rule) string {
+	kind := "violation"
 	switch {
 	case r.Deny && r.Warn:
-		return "violation and advisory"
+		kind = "violation and advisory"
 	case r.Warn:
-		return "advisory"
+		kind = "advisory"
 	}
-	return "violation"
+	if strings.HasPrefix(r.Package, rules.AffiliateRulePrefix) {
+		kind = "joined " + kind
+	}
+	return kind
+}
+
+// compileAll compiles the policies of every kind that has rules: the page rules always,
+// the joined (affiliate) rules when there are any. It goes on past broken files: it
+// returns the engines that compiled, and every problem found, with its file, line and
+// column, each reported once although every kind's compiler reads every file.
+func compileAll(ctx context.Context, srcs []rules.Source, opt rules.Options) ([]*rules.Engine, []output.Problem) {
+	kinds := []rules.Kind{rules.KindPage}
+	if cat, _ := rules.ReadCatalogue(srcs); hasJoined(cat) {
+		kinds = append(kinds, rules.KindAffiliate)
+	}
+	var (
+		engs     []*rules.Engine
+		problems []output.Problem
+	)
+	seen := map[output.Problem]bool{}
+	for _, k := range kinds {
+		opt.Kind = k
+		eng, err := rules.Load(ctx, srcs, opt)
+		if eng != nil {
+			engs = append(engs, eng)
+		}
+		for _, p := range reportProblems(err) {
+			if !seen[p] {
+				seen[p] = true
+				problems = append(problems, p)
+			}
+		}
+	}
+	return engs, problems
+}
+
+// problemText writes problems one a line, each after its file:line:col.
+func problemText(problems []output.Problem) string {
+	var b strings.Builder
+	for i, p := range problems {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		if p.File != "" {
+			fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Column)
+		}
+		b.WriteString(p.Message)
+	}
+	return b.String()
 }
 
 // policyDiff re-evaluates the last scan's stored pages with the policies on disk and lists
@@ -539,20 +606,6 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return exitError, err
 	}
-	scans, err := st.Scans(ctx, 50)
-	if err != nil {
-		return exitError, err
-	}
-	var last affwatch.Scan
-	for _, s := range scans {
-		if s.Kind == affwatch.ScanKindCrawl && s.Status != affwatch.ScanRunning {
-			last = s
-			break
-		}
-	}
-	if last.ID == 0 {
-		return exitError, errors.New("no finished scan to compare with: run affwatch scan first")
-	}
 	eng, err := rules.Load(ctx, srcs, ruleOptions(cfg, cfg.Programs, nil))
 	if eng == nil {
 		return exitError, err
@@ -562,55 +615,12 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	} else if err := cfg.checkRuleIDs(knownRule(eng)); err != nil {
 		return exitError, err
 	}
-	pages, err := st.Pages(ctx, last.ID)
+	d, err := app.DiffPolicies(ctx, st, eng, cfg.Affiliates, func(err error) { fmt.Fprintln(stderr, err) })
 	if err != nil {
 		return exitError, err
 	}
-	stored, err := st.Violations(ctx, affwatch.ViolationFilter{Source: affwatch.SourcePolicy})
-	if err != nil {
-		return exitError, err
-	}
-	before := map[string]affwatch.Violation{}
-	for _, v := range stored {
-		if v.LastScan == last.ID && v.State.Active() {
-			before[v.Fingerprint] = v
-		}
-	}
-	after := map[string]affwatch.Violation{}
-	judged := 0
-	for i := range pages {
-		p := &pages[i]
-		if !p.FetchStatus.Verified() {
-			continue
-		}
-		judged++
-		aff, _ := cfg.affiliate(p.Affiliate.ID)
-		if aff.ID == "" {
-			aff = affwatch.Affiliate{ID: p.Affiliate.ID, Program: p.Program}
-		}
-		findings, err := eng.Evaluate(ctx, p)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-		for _, f := range findings {
-			v := affwatch.NewViolation(f, affwatch.SourcePolicy, aff, p.URL)
-			after[v.Fingerprint] = v
-		}
-	}
-	var appear, disappear []affwatch.Violation
-	for fp, v := range after {
-		if _, ok := before[fp]; !ok {
-			appear = append(appear, v)
-		}
-	}
-	for fp, v := range before {
-		if _, ok := after[fp]; !ok {
-			disappear = append(disappear, v)
-		}
-	}
-	sortViolations(appear)
-	sortViolations(disappear)
-	fmt.Fprintf(stdout, "scan #%d, %d verified pages, policies on disk (revision %s) against the scan's:\n", last.ID, judged, eng.Revision())
+	appear, disappear := d.Appear, d.Disappear
+	fmt.Fprintf(stdout, "scan #%d, %d verified pages, policies on disk (revision %s) against the scan's:\n", d.Scan.ID, d.Judged, eng.Revision())
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, v := range appear {
 		fmt.Fprintf(tw, "+\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.AffiliateID, v.URL, oneLine(v.Message, 80))
@@ -619,18 +629,9 @@ func policyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fmt.Fprintf(tw, "-\t%s\t%s\t%s\t%s\t%s\n", v.Severity, v.RuleID, v.AffiliateID, v.URL, oneLine(v.Message, 80))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d would appear, %d would disappear, %d unchanged\n", len(appear), len(disappear), len(after)-len(appear))
+	fmt.Fprintf(stdout, "%d would appear, %d would disappear, %d unchanged\n", len(appear), len(disappear), d.Unchanged)
 	if len(appear)+len(disappear) > 0 {
 		return exitViolations, nil
 	}
 	return exitOK, nil
-}
-
-func sortViolations(vs []affwatch.Violation) {
-	sort.Slice(vs, func(i, j int) bool {
-		if vs[i].RuleID != vs[j].RuleID {
-			return vs[i].RuleID < vs[j].RuleID
-		}
-		return vs[i].URL < vs[j].URL
-	})
 }

@@ -37,18 +37,13 @@ func policyNew(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	name := fs.String("name", "", "the package name (default: from the title)")
 	fixtures := fs.String("fixtures", "", "where the fixture page goes (default: DIR/fixtures)")
 	// The id comes first (policy new ID --title ...); flags after it are parsed too.
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return exitError, err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	if id == "" {
-		return exitError, errors.New("name the new rule's id: affwatch policy new ABC-001 --title T --severity S")
+	id, err := oneArg(pos, "the new rule's id: affwatch policy new ABC-001 --title T --severity S")
+	if err != nil {
+		return exitError, err
 	}
 	if !rules.ValidRuleID(id) {
 		return exitError, fmt.Errorf("rule id %q: want capitals, a dash and at least three digits, like DISC-001", id)

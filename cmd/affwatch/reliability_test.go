@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/testkit"
 	"github.com/affwatch/affwatch/rules"
 )
@@ -347,7 +348,7 @@ func TestProgramSettingsApplyToDetectorFindings(t *testing.T) {
 		return affwatch.NewViolation(affwatch.Finding{RuleID: rule, Severity: affwatch.SeverityHigh, Message: "m"}, affwatch.SourceDetector,
 			affwatch.Affiliate{ID: aff, Program: "acme"}, "metric:"+rule)
 	}
-	vs := applyPrograms([]affwatch.Program{prog}, []affwatch.Violation{finding("FRAUD-BOT-001", "a"), finding("FRAUD-INJ-001", "a"),
+	vs := app.ApplyPrograms([]affwatch.Program{prog}, []affwatch.Violation{finding("FRAUD-BOT-001", "a"), finding("FRAUD-INJ-001", "a"),
 		finding("FRAUD-TOD-001", "night-app"), finding("FRAUD-TOD-001", "b")}, time.Now())
 	if len(vs) != 3 || vs[0].RuleID != "FRAUD-INJ-001" || vs[0].Severity != affwatch.SeverityCritical ||
 		vs[1].State != affwatch.StateSuppressed || vs[1].SuppressReason != "a night-shift audience" || vs[2].State == affwatch.StateSuppressed {

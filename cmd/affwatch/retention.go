@@ -15,16 +15,12 @@ type clickPruner interface {
 
 // applyRetention removes the clicks of the UTC days that ended more than detect.retention
 // before now (whole days: on PostgreSQL their partitions are dropped). Nothing happens when
-// retention is 0 (keep every click) or the store keeps no clicks.
-func applyRetention(ctx context.Context, cfg *Config, st any, now time.Time) error {
+// retention is 0 (keep every click).
+func applyRetention(ctx context.Context, cfg *Config, st clickPruner, now time.Time) error {
 	if cfg.Detect.Retention <= 0 {
 		return nil
 	}
-	p, ok := st.(clickPruner)
-	if !ok {
-		return nil
-	}
-	if _, err := p.DropClicksBefore(ctx, now.Add(-time.Duration(cfg.Detect.Retention))); err != nil {
+	if _, err := st.DropClicksBefore(ctx, now.Add(-time.Duration(cfg.Detect.Retention))); err != nil {
 		return fmt.Errorf("detect.retention: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/affwatch/affwatch"
+	"github.com/affwatch/affwatch/internal/app"
 	"github.com/affwatch/affwatch/internal/notify"
 	"github.com/affwatch/affwatch/internal/schedule"
 	"github.com/affwatch/affwatch/rules"
@@ -87,18 +88,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mail := cfg.SMTP.Host != ""
 	if cfg.Schedule.Report != "" {
 		jobs = append(jobs, schedule.Job{Name: "report", Spec: cfg.Schedule.Report, Run: func(ctx context.Context) error {
-			set, err := buildReports(ctx, cfg, st, "", time.Now().Add(-24*time.Hour))
+			// Since the previous report, as report.Build means, into the folder
+			// affwatch report writes to.
+			set, _, err := app.WriteReports(ctx, st, reportOptions(cfg), reportDir(cfg, ""))
+			if err != nil || !mail {
+				return err
+			}
+			smtp, err := smtpOf(cfg)
 			if err != nil {
 				return err
 			}
-			dir := cfg.path(cfg.Report.OutDir)
-			if dir == "" {
-				dir = cfg.path("reports")
-			}
-			if _, err := set.write(dir); err != nil || !mail {
-				return err
-			}
-			return sendReports(ctx, cfg, st, set, io.Discard, log.With("component", "notify"))
+			_, err = app.SendReports(ctx, st, smtp, set, log.With("component", "notify"))
+			return err
 		}})
 	}
 	if mail {

@@ -33,14 +33,6 @@ func readPassword(stderr io.Writer) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// leadingArg takes a positional argument that comes before the flags.
-func leadingArg(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
-	}
-	return "", args
-}
-
 // cmdUsers is `affwatch users add|list|disable|passwd`: the dashboard's accounts.
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -62,15 +54,15 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "list":
 		format = fs.String("format", "table", "output `table|json`")
 	}
-	name, args := leadingArg(args)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
-	}
-	if verb != "list" && name == "" {
-		return usageErrorf("name the user")
+	var name string
+	if verb != "list" || len(pos) > 0 {
+		if name, err = oneArg(pos, "the user"); err != nil {
+			return err
+		}
 	}
 	cfg, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {
@@ -175,12 +167,15 @@ func cmdTokens(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "list":
 		user = fs.String("user", "", "only this `USER`'s tokens")
 	}
-	id, args := leadingArg(args)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
+	var id string
+	if len(pos) > 0 {
+		if id, err = oneArg(pos, "the token"); err != nil {
+			return err
+		}
 	}
 	_, st, err := loadWithStore(ctx, *cfgPath)
 	if err != nil {

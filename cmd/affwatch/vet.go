@@ -22,14 +22,10 @@ func cmdVet(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	maxPages := fs.Int("max-pages", 10, "at most `N` pages of each site (the seed and the pages it links to)")
 	format := fs.String("format", "text", "output `text|json|html`")
 	out := fs.String("o", "", "write the report to `FILE` (default: standard output)")
-	var sites []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sites, args = append(sites, args[0]), args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	sites, err := parseArgs(fs, args)
+	if err != nil {
 		return exitError, err
 	}
-	sites = append(sites, fs.Args()...)
 	switch {
 	case len(sites) == 0:
 		return exitError, usageErrorf("name the site to vet (a URL)")

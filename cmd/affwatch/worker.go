@@ -11,7 +11,6 @@ import (
 	"github.com/affwatch/affwatch"
 	"github.com/affwatch/affwatch/crawler/chrome"
 	"github.com/affwatch/affwatch/internal/queue"
-	"github.com/affwatch/affwatch/internal/store"
 )
 
 // errNeedPostgres is why a scan cannot be shared with workers on SQLite.
@@ -89,13 +88,12 @@ func rescueAfter(cfg *Config) time.Duration {
 
 // queueScan runs a scan through the job queue: the sites are enqueued, `affwatch worker`
 // processes crawl and judge them, and this process waits for them and finishes the scan.
-func queueScan(ctx context.Context, cfg *Config, st affwatch.Store, eval affwatch.Evaluator, problems error, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
-	db, ok := st.(*store.DB)
-	if !ok || db.Pool() == nil {
+func queueScan(ctx context.Context, cfg *Config, st appStore, eval affwatch.Evaluator, problems error, log *slog.Logger, pr *progress) (affwatch.Scan, error) {
+	if st.Pool() == nil {
 		return affwatch.Scan{}, fmt.Errorf("%w: %w", ErrConfig, errNeedPostgres)
 	}
 	d := &queue.Dispatch{
-		Pool:    db.Pool(),
+		Pool:    st.Pool(),
 		Scanner: &affwatch.Scanner{Store: st, Evaluator: eval, PolicyProblems: problems, Logger: log.With("component", "scan")},
 		Logger:  log.With("component", "dispatch"),
 	}

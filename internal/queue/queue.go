@@ -22,6 +22,12 @@ import (
 	"github.com/affwatch/affwatch"
 )
 
+// Pooler is a store that can carry the job queue: a PostgreSQL store gives the pool the
+// queue runs on; a SQLite store gives nil (it keeps the in-process pool).
+type Pooler interface {
+	Pool() *pgxpool.Pool
+}
+
 // Name is the River queue the crawl jobs go to.
 const Name = "affwatch_crawl"
 

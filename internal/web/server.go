@@ -38,14 +38,10 @@ func OpenAPI() []byte { return openAPI }
 type Store interface {
 	affwatch.Users
 	affwatch.Dashboard
-	Scans(ctx context.Context, limit int) ([]affwatch.Scan, error)
-	Scan(ctx context.Context, id int64) (affwatch.Scan, error)
-	Violation(ctx context.Context, fp string) (affwatch.Violation, error)
-	History(ctx context.Context, fp string) ([]affwatch.ViolationEvent, error)
-	Change(ctx context.Context, fp string, c affwatch.Change) (affwatch.Violation, error)
+	affwatch.Scans
+	affwatch.Violations
 	Snapshot(ctx context.Context, sha string) ([]byte, error)
 	Mail(ctx context.Context, pending bool, limit int) ([]affwatch.OutboxItem, error)
-	ScanTotals(ctx context.Context) ([]affwatch.ScanTotal, error)
 }
 
 // ScanStarter starts a scan with the same workflow the CLI and the schedule use, in the

@@ -24,24 +24,8 @@ import (
 	"github.com/affwatch/affwatch/internal/store"
 )
 
-// Store is what the contract exercises.
-type Store interface {
-	affwatch.Store
-	affwatch.VerdictStore
-	Violation(ctx context.Context, fp string) (affwatch.Violation, error)
-	History(ctx context.Context, fp string) ([]affwatch.ViolationEvent, error)
-	Change(ctx context.Context, fp string, c affwatch.Change) (affwatch.Violation, error)
-	Snapshot(ctx context.Context, sha string) ([]byte, error)
-	LastFetch(ctx context.Context, affiliateID, url string) (affwatch.Validators, error)
-	Enqueue(ctx context.Context, key string, e affwatch.Email) (bool, error)
-	DueMail(ctx context.Context, now time.Time, limit int) ([]affwatch.OutboxItem, error)
-	MarkSent(ctx context.Context, id int64, at time.Time) error
-	MarkFailed(ctx context.Context, id int64, reason string, next time.Time) error
-	PageDecisions(ctx context.Context, pageURL string, limit int) ([]affwatch.PageDecision, error)
-	affwatch.Screenshots
-	Lock(ctx context.Context, name, owner string, ttl time.Duration) error
-	Unlock(ctx context.Context, name, owner string) error
-}
+// Store is what the contract exercises: the root package's whole contract, every role.
+type Store = affwatch.Store
 
 // Harness opens stores of one implementation.
 type Harness struct {
@@ -80,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Verdicts", func(t *testing.T) { st, _ := open(t); verdicts(t, st) })
 	t.Run("OutboxAtLeastOnce", func(t *testing.T) { st, c := open(t); outbox(t, st, c) })
 	t.Run("Locks", func(t *testing.T) { st, c := open(t); locks(t, st, c) })
+	t.Run("ReportLog", func(t *testing.T) { st, c := open(t); reportLog(t, st, c) })
 	t.Run("HandChanges", func(t *testing.T) { st, c := open(t); handChanges(t, st, c) })
 	t.Run("ConcurrentHandChanges", func(t *testing.T) { concurrentChanges(t, h) })
 }
@@ -573,5 +558,35 @@ func screenshots(t *testing.T, st Store) {
 	s, _ := st.StartScan(ctx, affwatch.ScanKindCrawl)
 	if _, err := st.SavePage(ctx, s.ID, bad, nil); err == nil {
 		t.Error("a screenshot that is not a PNG was stored")
+	}
+}
+
+// reportLog: the time each report was last written is kept per report, replaced by the
+// next, and is the zero time for a report never written.
+func reportLog(t *testing.T, st Store, c *clock) {
+	ctx := context.Background()
+	if at, err := st.LastReport(ctx, "all"); err != nil || !at.IsZero() {
+		t.Fatalf("LastReport of a report never written = %v, %v; want the zero time", at, err)
+	}
+	first := c.now()
+	if err := st.RecordReport(ctx, "all", first); err != nil {
+		t.Fatal(err)
+	}
+	c.add(24 * time.Hour)
+	if err := st.RecordReport(ctx, "bob@acme.example", c.now()); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := st.LastReport(ctx, "all"); err != nil || !at.Equal(first) {
+		t.Errorf("LastReport(all) = %v, %v; want %v", at, err, first)
+	}
+	c.add(time.Hour)
+	if err := st.RecordReport(ctx, "all", c.now()); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := st.LastReport(ctx, "all"); err != nil || !at.Equal(c.now()) {
+		t.Errorf("LastReport(all) after a second report = %v, %v; want %v", at, err, c.now())
+	}
+	if at, err := st.LastReport(ctx, "bob@acme.example"); err != nil || !at.Equal(first.Add(24*time.Hour)) {
+		t.Errorf("LastReport(bob) = %v, %v; want %v", at, err, first.Add(24*time.Hour))
 	}
 }
