@@ -115,22 +115,19 @@ func OpenSQLite(ctx context.Context, dbPath string) (*SQLite, error) {
 	return s, nil
 }
 
-// sqliteDriver is mattn's SQLite driver with the settings the DSN cannot carry, run on
-// every new connection:
-//   - temp_store = MEMORY: the statement journal of a multi-row INSERT (kept so one row's
-//     failure can undo its statement) lives in memory, not in a temporary file written
-//     and synced beside the database;
-//   - wal_autocheckpoint = 16384 pages (64 MiB instead of 4 MiB): the WAL is copied into
-//     the database less often during a bulk ingest, so hot index pages are copied once per
-//     checkpoint rather than many times. Durability is as before: WAL with synchronous
-//     NORMAL never corrupts the database; a power loss (not a killed process) can roll back
-//     the transactions since the last checkpoint, which loading the file again restores
-//     (rows are keyed by id).
+// sqliteDriver is mattn's SQLite driver with the setting the DSN cannot carry, run on
+// every new connection: wal_autocheckpoint = 16384 pages (64 MiB instead of 4 MiB), so the
+// WAL is copied into the database less often during a bulk ingest and hot index pages are
+// copied once per checkpoint rather than many times. Durability is as before: WAL with
+// synchronous NORMAL never corrupts the database; a power loss (not a killed process) can
+// roll back the transactions since the last checkpoint, which loading the file again
+// restores (rows are keyed by id). temp_store stays on file: in memory, every large sort
+// and GROUP BY would hold its temporary b-tree in RAM.
 const sqliteDriver = "sqlite3_affwatch"
 
 func init() {
 	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384", nil)
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 16384", nil)
 		return err
 	}})
 }
