@@ -127,7 +127,7 @@ func hasJoined(cat []rules.Rule) bool {
 // buildCards builds the scorecards from the store and, with an engine, runs the joined
 // rules on them.
 func buildCards(ctx context.Context, st *store.DB, opt scorecard.Options, eng *rules.Engine) ([]scorecard.Card, error) {
-	opt.Vettings = st
+	opt.Vettings, opt.Verdicts = st, st
 	cards, err := scorecard.Build(ctx, st, opt)
 	if err != nil || eng == nil {
 		return cards, err

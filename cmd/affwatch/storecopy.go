@@ -18,7 +18,10 @@ import (
 // (SQLite to PostgreSQL, typically, when a team outgrows the one file).
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 || args[0] != "copy" {
-		return exitError, groupUsage("store", args, stdout)
+		if err := groupUsage("store", args, stdout); err != nil {
+			return exitError, err
+		}
+		return exitOK, nil // help asked for
 	}
 	fs := newFlags("store copy", stderr)
 	from := fs.String("from", "", "the store to copy from: a SQLite file (`DSN` sqlite:PATH or PATH) or a postgres:// URL")

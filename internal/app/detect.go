@@ -89,7 +89,7 @@ func judgeAffiliates(ctx context.Context, st DetectStore, opt DetectOptions, sca
 	}
 	sc := opt.Scorecard
 	sc.End = opt.Detectors.End
-	sc.Vettings = st
+	sc.Vettings, sc.Verdicts = st, st
 	cards, err := scorecard.Build(ctx, st, sc)
 	if err != nil {
 		return affwatch.PageOutcome{}, err

@@ -114,7 +114,7 @@ func BuildReports(ctx context.Context, st ReportStore, opt ReportOptions) (Repor
 	var cards []scorecard.Card
 	if opt.Scorecard != nil {
 		sc := *opt.Scorecard
-		sc.End = at
+		sc.End, sc.Verdicts = at, st
 		if cards, err = scorecard.Build(ctx, st, sc); err != nil {
 			return set, err
 		}

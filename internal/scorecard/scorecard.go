@@ -39,6 +39,11 @@ type Vettings interface {
 	LastVetting(ctx context.Context, site string) (store.Vetting, error)
 }
 
+// VerdictSource streams stored per-event verdicts (a store has it).
+type VerdictSource interface {
+	EachVerdict(ctx context.Context, f affwatch.VerdictFilter, fn func(affwatch.EventVerdict) error) error
+}
+
 // Verdict is what the per-event verdicts say of a conversion: "accept", "review" or
 // "reject" ("" when there is none).
 type Verdict func(affwatch.Conversion) string
@@ -53,8 +58,12 @@ type Options struct {
 	FastSeconds float64
 	// Verdict, when set, gives each conversion's verdict: commission at risk is the
 	// commission on the conversions in review or rejected. Without it commission at risk
-	// is unknown (null, "n/a"): per-event verdicts are not built yet.
+	// is unknown (null, "n/a").
 	Verdict Verdict
+	// Verdicts, when set and Verdict is not, are the stored verdicts (ingest and detect
+	// judge every conversion): the conversions in review or rejected in the two periods
+	// are read once, and a conversion without a stored verdict is not at risk.
+	Verdicts VerdictSource
 	// Programs are the programs (merchant IDs tell which affiliate links are the
 	// affiliate's own program); Affiliates the configured affiliates. Affiliates seen only
 	// in the traffic or the violations get a card too.
@@ -156,6 +165,17 @@ func Build(ctx context.Context, src Source, opt Options) ([]Card, error) {
 	// The nights are the UTC days the period touches.
 	firstNight := start.Truncate(24 * time.Hour)
 	days := int(end.Add(-time.Nanosecond).Truncate(24*time.Hour).Sub(firstNight)/(24*time.Hour)) + 1
+
+	if opt.Verdict == nil && opt.Verdicts != nil {
+		flagged := map[string]affwatch.Verdict{}
+		err := opt.Verdicts.EachVerdict(ctx, affwatch.VerdictFilter{Since: prevStart,
+			Verdicts: []affwatch.Verdict{affwatch.VerdictReview, affwatch.VerdictReject}},
+			func(v affwatch.EventVerdict) error { flagged[v.ConversionID] = v.Verdict; return nil })
+		if err != nil {
+			return nil, fmt.Errorf("scorecard verdicts: %w", err)
+		}
+		opt.Verdict = func(c affwatch.Conversion) string { return string(flagged[c.ConversionID]) }
+	}
 
 	all := map[string]*affSums{}
 	get := func(id string) *affSums {

@@ -222,6 +222,26 @@ func TestScorecardByHand(t *testing.T) {
 	if r := cards[0].Scorecard.CommissionAtRisk; cards[0].Affiliate.ID != "alpha" || r == nil || *r != 30 {
 		t.Errorf("commission at risk %v, want 30", deref(r))
 	}
+
+	// The same from the verdicts stored in the store (what ingest and detect write): v1
+	// in review, v2 ok, v3 rejected; vx, rejected, is at the period's end and not counted.
+	stored := []affwatch.EventVerdict{
+		{ConversionID: "v1", AffiliateID: "alpha", TS: day("2026-11-09T00:00:00Z"), Verdict: affwatch.VerdictReview},
+		{ConversionID: "v2", AffiliateID: "alpha", TS: day("2026-11-09T00:00:00Z"), Verdict: affwatch.VerdictOK},
+		{ConversionID: "v3", AffiliateID: "alpha", TS: day("2026-11-09T00:00:00Z"), Verdict: affwatch.VerdictReject},
+		{ConversionID: "vx", AffiliateID: "alpha", TS: day("2026-11-15T00:00:00Z"), Verdict: affwatch.VerdictReject},
+	}
+	if err := st.SaveVerdicts(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	cards, err = scorecard.Build(ctx, withViolations{st, nil}, scorecard.Options{End: day("2026-11-15T00:00:00Z"),
+		Affiliates: []affwatch.Affiliate{{ID: "alpha", Program: "acme"}}, Verdicts: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cards[0].Scorecard.CommissionAtRisk; cards[0].Affiliate.ID != "alpha" || r == nil || *r != 30 {
+		t.Errorf("commission at risk from the stored verdicts %v, want 30", deref(r))
+	}
 }
 
 func checkTraffic(t *testing.T, name string, got, want affwatch.DocTraffic) {
