@@ -212,7 +212,8 @@ affiliates:
 	// Filter the list: high severity only.
 	do("the list", chromedp.Navigate(dash+"/violations"))
 	do("filter", chromedp.SetValue("#f-severity", "high"), chromedp.Click("#apply"))
-	wait("the filtered list", `location.search.includes("severity=high")`)
+	// the new address shows before its page is parsed: wait for the loaded list too
+	wait("the filtered list", `location.search.includes("severity=high") && document.readyState === "complete" && !!document.querySelector("#violations tbody")`)
 	sevs := eval(`Array.from(document.querySelectorAll("#violations tbody .sev")).map(e => e.textContent).join(",")`)
 	if sevs == "" || strings.Trim(strings.ReplaceAll(sevs, "high", ""), ",") != "" {
 		t.Errorf("severities after filtering on high: %q", sevs)
