@@ -145,9 +145,9 @@ func extraRules(n int, scan bool) fstest.MapFS {
 	fsys := fstest.MapFS{}
 	for i := range n {
 		w := []string{extraWords[i%len(extraWords)], extraWords[(i*7+3)%len(extraWords)], extraWords[(i*13+5)%len(extraWords)]}
-		find := "some blocks in object.filter(page.words, words[category])\n\tsome i in blocks\n\tb := input.blocks[i]\n\tpage.own(b)"
+		find := "some category, ws in words\n\tsome blocks in object.filter(page.words, ws)\n\tpattern := patterns[category]\n\tsome i in blocks\n\tb := input.blocks[i]\n\tpage.own(b)"
 		if scan {
-			find = "regex.match(pattern, input.text)\n\tsome b in page.own_blocks"
+			find = "some category, pattern in patterns\n\tregex.match(pattern, input.text)\n\tsome b in page.own_blocks"
 		}
 		src := fmt.Sprintf(`# METADATA
 # title: Generated pattern rule %[1]d
@@ -167,7 +167,6 @@ patterns := {
 words := {"first": {"%[2]s", "%[3]s"}, "second": {"%[4]s"}}
 
 deny contains finding if {
-	some category, pattern in patterns
 	%[5]s
 	some m in regex.find_n(pattern, b.text, -1)
 	page.claimed(b, m, `+"`"+`\b\d{4}-\d{2}-\d{2}`+"`"+`)
