@@ -147,6 +147,9 @@ type Engine struct {
 	binds    []binding
 	regoOpts []func(*rego.Rego) // everything but the query, for the per-rule queries
 	programs map[string]affwatch.Program
+	// words are the words of a page's index the rules can ask for (nil: any), the only
+	// ones its input carries.
+	words    map[string]struct{}
 	revision string
 	now      func() time.Time
 	log      *slog.Logger
@@ -427,6 +430,7 @@ func build(ctx context.Context, mods map[string]*ast.Module, rules []Rule, schem
 	if err != nil {
 		return nil, err
 	}
+	e.words = indexWords(mods, data)
 	regoOpts := []func(*rego.Rego){
 		rego.Store(inmem.NewFromObject(data)),
 		rego.Capabilities(Capabilities()),
@@ -748,7 +752,8 @@ func (e *Engine) EvaluateAffiliate(ctx context.Context, doc *affwatch.AffiliateD
 	if e.kind != KindAffiliate {
 		return nil, fmt.Errorf("evaluate %s: the engine judges %s documents", where, e.kind)
 	}
-	input, err := toValue(reflect.ValueOf(doc))
+	b := builder{}
+	input, err := b.toValue(reflect.ValueOf(doc))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", where, err)
 	}

@@ -18,8 +18,12 @@ import (
 // Input converts a page into the Rego input value: the value its JSON encoding would
 // parse to, built directly from the Go value (no JSON text is written and read again,
 // which cost a third of the allocations of a page's evaluation).
+//
+// The page's word index holds only the words a rule can ask for (indexWords), when the
+// rules say which; a page's terms are allocated together, a slab at a time.
 func (e *Engine) Input(page *affwatch.Page) (ast.Value, error) {
-	v, err := toValue(reflect.ValueOf(page))
+	b := builder{words: e.words}
+	v, err := b.toValue(reflect.ValueOf(page))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", page.URL, err)
 	}
@@ -83,16 +87,52 @@ func empty(v reflect.Value) bool {
 	return false
 }
 
+// builder builds one input value. Its terms are cut from slabs (one allocation for many
+// terms), and the object items of a struct or map are built on a stack it reuses, as
+// ast.NewObject copies them.
+type builder struct {
+	// words are the index words to keep (nil: all).
+	words map[string]struct{}
+	terms []ast.Term
+	items [][2]*ast.Term
+	elems []*ast.Term
+}
+
+// slab is how many terms (or array elements) one allocation holds.
+const slab = 128
+
+// term returns a new term holding v.
+func (b *builder) term(v ast.Value) *ast.Term {
+	if len(b.terms) == cap(b.terms) {
+		b.terms = make([]ast.Term, 0, slab)
+	}
+	b.terms = append(b.terms, ast.Term{Value: v})
+	return &b.terms[len(b.terms)-1]
+}
+
+// array returns n element slots for a new array (ast.NewArray keeps the slice it is given).
+func (b *builder) array(n int) []*ast.Term {
+	if n > slab/4 {
+		return make([]*ast.Term, n)
+	}
+	if cap(b.elems)-len(b.elems) < n {
+		b.elems = make([]*ast.Term, 0, slab)
+	}
+	start := len(b.elems)
+	b.elems = b.elems[:start+n]
+	return b.elems[start : start+n : start+n]
+}
+
 // toValue builds the Rego value of a Go value the way encoding/json would encode it:
 // nil slices, maps and pointers are null, omitempty and omitzero are honoured, and types
 // with their own MarshalJSON (time.Time) use it.
-func toValue(v reflect.Value) (ast.Value, error) {
+func (b *builder) toValue(v reflect.Value) (ast.Value, error) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return ast.NullValue, nil
 		}
-		return toValue(v.Elem())
+		return b.toValue(v.Elem())
 	case reflect.String:
 		return ast.String(validUTF8(v.String())), nil
 	case reflect.Bool:
@@ -112,13 +152,13 @@ func toValue(v reflect.Value) (ast.Value, error) {
 		}
 		fallthrough
 	case reflect.Array:
-		terms := make([]*ast.Term, v.Len())
+		terms := b.array(v.Len())
 		for i := range terms {
-			x, err := toValue(v.Index(i))
+			x, err := b.toValue(v.Index(i))
 			if err != nil {
 				return nil, err
 			}
-			terms[i] = ast.NewTerm(x)
+			terms[i] = b.term(x)
 		}
 		return ast.NewArray(terms...), nil
 	case reflect.Map:
@@ -126,36 +166,38 @@ func toValue(v reflect.Value) (ast.Value, error) {
 			return ast.NullValue, nil
 		}
 		if m, ok := v.Interface().(map[string][]int); ok {
-			return intListsValue(m), nil
+			return b.intListsValue(m), nil
 		}
 		if v.Type().Key().Kind() != reflect.String {
 			return viaJSON(v)
 		}
-		items := make([][2]*ast.Term, 0, v.Len())
+		start := len(b.items)
+		defer func() { b.items = b.items[:start] }()
 		it := v.MapRange()
 		for it.Next() {
-			x, err := toValue(it.Value())
+			x, err := b.toValue(it.Value())
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, [2]*ast.Term{ast.StringTerm(it.Key().String()), ast.NewTerm(x)})
+			b.items = append(b.items, [2]*ast.Term{b.term(ast.String(validUTF8(it.Key().String()))), b.term(x)})
 		}
-		return ast.NewObject(items...), nil
+		return ast.NewObject(b.items[start:]...), nil
 	case reflect.Struct:
 		fs := fieldsOf(v.Type())
-		items := make([][2]*ast.Term, 0, len(fs))
+		start := len(b.items)
+		defer func() { b.items = b.items[:start] }()
 		for _, f := range fs {
 			fv := v.Field(f.index)
 			if (f.omitEmpty && empty(fv)) || (f.omitZero && fv.IsZero()) {
 				continue
 			}
-			x, err := toValue(fv)
+			x, err := b.toValue(fv)
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, [2]*ast.Term{f.key, ast.NewTerm(x)})
+			b.items = append(b.items, [2]*ast.Term{f.key, b.term(x)})
 		}
-		return ast.NewObject(items...), nil
+		return ast.NewObject(b.items[start:]...), nil
 	}
 	return viaJSON(v)
 }
@@ -189,16 +231,23 @@ func viaJSON(v reflect.Value) (ast.Value, error) {
 
 // intListsValue builds an object of integer lists (the page's word index, Page.Words) with
 // a few allocations per key rather than one per value: its terms are allocated together
-// and small integers are OPA's interned ones. A page has a key per distinct word.
-func intListsValue(m map[string][]int) ast.Value {
-	n := 0
-	for _, is := range m {
-		n += len(is)
+// and small integers are OPA's interned ones. A page has a key per distinct word; only the
+// builder's words are kept, when it has a list.
+func (b *builder) intListsValue(m map[string][]int) ast.Value {
+	n, keys := 0, 0
+	for w, is := range m {
+		if b.keep(w) {
+			n += len(is)
+			keys++
+		}
 	}
 	ints := make([]*ast.Term, 0, n)
-	terms := make([]ast.Term, 2*len(m))
-	items := make([][2]*ast.Term, 0, len(m))
+	terms := make([]ast.Term, 2*keys)
+	items := make([][2]*ast.Term, 0, keys)
 	for w, is := range m {
+		if !b.keep(w) {
+			continue
+		}
 		start := len(ints)
 		for _, i := range is {
 			ints = append(ints, ast.InternedTerm(i))
@@ -208,4 +257,13 @@ func intListsValue(m map[string][]int) ast.Value {
 		items = append(items, [2]*ast.Term{k, v})
 	}
 	return ast.NewObject(items...)
+}
+
+// keep is true for an index word the input carries.
+func (b *builder) keep(w string) bool {
+	if b.words == nil {
+		return true
+	}
+	_, ok := b.words[w]
+	return ok
 }

@@ -1,9 +1,11 @@
 package rules_test
 
 import (
+	"context"
 	"io/fs"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -16,10 +18,19 @@ import (
 
 // The input built directly from a Page is the value its JSON encoding parses to, on every
 // fixture page and on a page with every optional field set.
+// Twice: with the pack, whose inputs carry only the index words it names, and with a rule
+// that reads every word of the index, whose inputs carry them all.
 func TestInputIsThePagesJSON(t *testing.T) {
 	e, err := load(t, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	all, err := load(t, fstest.MapFS{"every_word.rego": {Data: []byte(everyWordRule)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.IndexWords() == nil || all.IndexWords() != nil {
+		t.Fatalf("index words: the pack's %d (want a list), with a rule over every word %d (want all: nil)", len(e.IndexWords()), len(all.IndexWords()))
 	}
 	prog := fixtures.Program()
 	var pages []affwatch.Page
@@ -52,17 +63,85 @@ func TestInputIsThePagesJSON(t *testing.T) {
 	if len(pages) < 10 {
 		t.Fatalf("only %d fixture pages found", len(pages))
 	}
-	for _, p := range pages {
-		got, err := e.Input(&p)
-		if err != nil {
-			t.Fatal(err)
+	for _, e := range []*rules.Engine{e, all} {
+		for _, p := range pages {
+			got, err := e.Input(&p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := rules.JSONInput(e, &p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ast.Compare(got, want) != 0 {
+				t.Errorf("%s: the direct input differs from the JSON one\n got %v\nwant %v", p.URL, got, want)
+			}
 		}
-		want, err := rules.JSONInput(&p)
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// everyWordRule reads every word of the index (a key no constant names): an engine with
+// it must give the input the whole index.
+const everyWordRule = `# METADATA
+# title: Every word
+# description: A word of twelve letters or more.
+# custom:
+#   id: TST-900
+#   severity: low
+package affwatch.rules.test.words
+
+import data.affwatch.lib.page
+
+deny contains finding if {
+	some w, blocks in page.words
+	count(w) >= 12
+	finding := {"msg": sprintf("long word %s", [w]), "evidence": page.evidence(w, "", 0, w)}
+}
+`
+
+// The input's word index keeps the words the pack's rules name (CLAIM-001's "guaranteed",
+// CLAIM-002's "left", the program's brand words) and leaves out the others; a rule that
+// reads the index's keys gets them all and finds what it looks for.
+func TestInputCarriesTheIndexWordsRulesName(t *testing.T) {
+	e, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := e.IndexWords()
+	for _, w := range []string{"guaranteed", "left", "hurry", "cure", ":"} {
+		if _, ok := words[w]; !ok {
+			t.Errorf("%q is not among the pack's index words", w)
 		}
-		if ast.Compare(got, want) != 0 {
-			t.Errorf("%s: the direct input differs from the JSON one\n got %v\nwant %v", p.URL, got, want)
+	}
+	for _, w := range []string{"espresso", "grinder", "parfait", "unbelievably"} {
+		if _, ok := words[w]; ok {
+			t.Errorf("%q is among the pack's index words: no rule names it", w)
 		}
+	}
+	page := &affwatch.Page{SchemaVersion: 2, URL: "https://blog.example/p", FetchStatus: affwatch.FetchOK,
+		Blocks: []affwatch.Block{{Text: "An unbelievably guaranteed espresso", Tag: "p"}},
+		Words:  map[string][]int{"unbelievably": {0}, "guaranteed": {0}, "espresso": {0}}}
+	in, err := e.Input(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := in.(ast.Object).Get(ast.StringTerm("words"))
+	if want := ast.MustParseTerm(`{"guaranteed": [0]}`); got == nil || !got.Equal(want) {
+		t.Errorf("pack input words = %v, want %v", got, want)
+	}
+	all, err := load(t, fstest.MapFS{"every_word.rego": {Data: []byte(everyWordRule)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := all.Evaluate(context.Background(), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range fs {
+		found = found || (f.RuleID == "TST-900" && f.Message == "long word unbelievably")
+	}
+	if !found {
+		t.Errorf("a rule over every index word did not find \"unbelievably\": %v", fs)
 	}
 }

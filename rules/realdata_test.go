@@ -115,7 +115,7 @@ func TestClaimsPolicyOnDarkPatterns(t *testing.T) {
 }
 
 // gunzipFile reads a gzip file.
-func gunzipFile(t *testing.T, path string) []byte {
+func gunzipFile(t testing.TB, path string) []byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

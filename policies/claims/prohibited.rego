@@ -39,8 +39,9 @@ words := {
 }
 
 deny contains finding if {
-	some category, pattern in patterns
-	some blocks in object.filter(page.words, words[category])
+	some category, ws in words
+	some blocks in object.filter(page.words, ws)
+	pattern := patterns[category]
 	some i in blocks
 	b := input.blocks[i]
 	page.own(b)
@@ -53,10 +54,17 @@ deny contains finding if {
 	}
 }
 
-deny contains finding if {
-	some b in page.own_blocks
+# phrases are the program's prohibited phrases the page's visible text holds (lower-cased):
+# only for those are the blocks read, so a page without one costs a look at its text.
+phrases contains phrase if {
 	some phrase in object.get(page.program, "prohibited_claims", [])
 	phrase != ""
+	contains(page.lower_text, lower(phrase))
+}
+
+deny contains finding if {
+	some phrase in phrases
+	some b in page.own_blocks
 	contains(lower(b.text), lower(phrase))
 	page.unquoted({"text": lower(b.text), "context": object.get(b, "context", {})}, lower(phrase))
 	finding := {
