@@ -179,11 +179,10 @@ func screenshot(ctx context.Context, lr layoutResult) ([]byte, error) {
 	w := max(1, lr.ViewportWidth)
 	h := min(max(1, lr.DocHeight), affwatch.MaxScreenshotHeight)
 	yes := true
-	beyond := h > lr.ViewportHeight || w > lr.ViewportWidth
 	shot, err := chromedp.Call(ctx, page.CaptureScreenshot, page.CaptureScreenshotParams{
 		Format:                page.CaptureScreenshotFormatPng,
 		Clip:                  &page.Viewport{X: 0, Y: 0, Width: w, Height: h, Scale: 1},
-		CaptureBeyondViewport: &beyond,
+		CaptureBeyondViewport: &yes,
 		FromSurface:           &yes,
 		OptimizeForSpeed:      &yes, // still lossless PNG, less compressed
 	})

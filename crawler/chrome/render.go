@@ -288,18 +288,13 @@ const settleScript = `(() => {
   })});
 })();`
 
-// domScript reads the rendered DOM, at most max characters of it, and the sizes of the
-// window and the document (as layoutScript reads them), and then empties the main frame's
-// session storage (the page is judged from what was read; see resetTab).
+// domScript reads the rendered DOM, at most max characters of it, and then empties the
+// main frame's session storage (the page is judged from what was read; see resetTab).
 const domScript = `(() => {
-  const de = document.documentElement, body = document.body;
-  const h = de ? de.outerHTML : "";
-  const size = de ? {viewportWidth: de.clientWidth || window.innerWidth, viewportHeight: window.innerHeight,
-    docWidth: Math.max(de.scrollWidth, body ? body.scrollWidth : 0, de.clientWidth),
-    docHeight: Math.max(de.scrollHeight, body ? body.scrollHeight : 0, de.clientHeight)} : {};
+  const h = document.documentElement ? document.documentElement.outerHTML : "";
   try { sessionStorage.clear(); } catch (e) {}
-  if (h.length > %d) return Object.assign({html: "", url: document.URL, tooLarge: true, length: h.length}, size);
-  return Object.assign({html: "<!doctype html>" + h, url: document.URL, tooLarge: false, length: h.length}, size);
+  if (h.length > %d) return {html: "", url: document.URL, tooLarge: true, length: h.length};
+  return {html: "<!doctype html>" + h, url: document.URL, tooLarge: false, length: h.length};
 })`
 
 // settleResult is __affwatchSettle's answer.
@@ -493,18 +488,6 @@ type domResult struct {
 	URL      string `json:"url"`
 	TooLarge bool   `json:"tooLarge"`
 	Length   int    `json:"length"`
-	// The window's and the document's sizes when the DOM was read, in CSS pixels.
-	ViewportWidth  float64 `json:"viewportWidth"`
-	ViewportHeight float64 `json:"viewportHeight"`
-	DocWidth       float64 `json:"docWidth"`
-	DocHeight      float64 `json:"docHeight"`
-}
-
-// fits says whether the whole document was within the window when its DOM was read: the
-// page cannot scroll, so its screenshot is the window's own frame (no resize to capture
-// beyond it, nothing a scroll could move) and can be taken while its elements are measured.
-func (d *domResult) fits() bool {
-	return d.ViewportWidth > 0 && d.ViewportHeight > 0 && d.DocWidth <= d.ViewportWidth && d.DocHeight <= d.ViewportHeight
 }
 
 // render renders one page in the slot's tab. Any error means the browser is not to be
@@ -675,29 +658,11 @@ func (s *slot) render(ctx context.Context, u *url.URL, opt crawler.RenderOptions
 		return crawler.Rendered{}, fmt.Errorf("%s: the address guard refused the address of the page shown (%s, %s)", u, dom.URL, crawler.ErrForbiddenAddress)
 	}
 
-	// The extractor's elements measured in the same DOM, and the screenshot: after the
-	// page budget, so they show the page as it was judged. A page within the window is
-	// shot while it is measured (its frame is what the window shows, and measuring moves
-	// nothing); a taller one after, from the top measuring scrolled it back to, since
-	// capturing beyond the window resizes it for a moment, which measuring must not see.
+	// The extractor's elements measured in the same DOM, then the screenshot: after the
+	// page budget, so they show the page as it was judged.
 	var lr layoutResult
 	var shot []byte
 	if opt.Locate != nil || opt.Screenshot {
-		type captured struct {
-			png []byte
-			err error
-		}
-		var early chan captured
-		shoot := func(size layoutResult) ([]byte, error) {
-			sctx, scancel := context.WithTimeout(pctx, max(2*cfg.ReadTimeout, 10*time.Second))
-			defer scancel()
-			return screenshot(sctx, size)
-		}
-		if opt.Screenshot && dom.fits() {
-			early = make(chan captured, 1)
-			size := layoutResult{ViewportWidth: dom.ViewportWidth, ViewportHeight: dom.ViewportHeight, DocWidth: dom.DocWidth, DocHeight: dom.DocHeight}
-			go func() { p, err := shoot(size); early <- captured{p, err} }()
-		}
 		var targets []crawler.Target
 		if opt.Locate != nil {
 			targets = opt.Locate([]byte(dom.HTML), dom.URL)
@@ -705,21 +670,22 @@ func (s *slot) render(ctx context.Context, u *url.URL, opt crawler.RenderOptions
 		mctx, mcancel := context.WithTimeout(pctx, cfg.ReadTimeout+layoutBudget)
 		lr, err = measure(mctx, targets)
 		mcancel()
-		switch {
-		case early != nil:
-			c := <-early // ends with pctx at the latest
-			shot = c.png
-			if err == nil {
-				err = c.err
-			}
-		case err == nil && opt.Screenshot:
-			shot, err = shoot(lr)
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return crawler.Rendered{}, ctx.Err()
 			}
 			return crawler.Rendered{}, err
+		}
+		if opt.Screenshot {
+			sctx, scancel := context.WithTimeout(pctx, max(2*cfg.ReadTimeout, 10*time.Second))
+			shot, err = screenshot(sctx, lr)
+			scancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return crawler.Rendered{}, ctx.Err()
+				}
+				return crawler.Rendered{}, err
+			}
 		}
 	}
 
