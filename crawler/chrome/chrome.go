@@ -158,7 +158,9 @@ func (b *Browser) Close() error {
 
 // Render loads pageURL in a tab within the page budget and returns the rendered DOM and the
 // requests the page made. A browser that crashes or hangs is killed and started again and
-// the page tried once more; then the error wraps ErrRenderFailed.
+// the page tried once more (a page whose script never yields, in a browser that still
+// answers, costs only its tab, closed and opened again); then the error wraps
+// ErrRenderFailed.
 func (b *Browser) Render(ctx context.Context, pageURL string, opt crawler.RenderOptions) (crawler.Rendered, error) {
 	u, err := url.Parse(pageURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -185,7 +187,17 @@ func (b *Browser) Render(ctx context.Context, pageURL string, opt crawler.Render
 		if err == nil {
 			return res, nil
 		}
-		// Whatever went wrong, this browser is not trusted with the next page.
+		// A page that hung while its browser still answers costs only its tab; for
+		// anything else, this browser is not trusted with the next page.
+		if ctx.Err() == nil && errors.Is(err, errPageHung) {
+			cerr := s.closeTab()
+			if cerr == nil {
+				errs = append(errs, err)
+				b.cfg.Logger.Warn("render failed; tab closed", "url", pageURL, "try", try+1, "err", err)
+				continue
+			}
+			err = errors.Join(err, cerr)
+		}
 		s.kill()
 		if ctx.Err() != nil {
 			return crawler.Rendered{}, ctx.Err()

@@ -3,6 +3,7 @@ package chrome
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -352,5 +353,41 @@ func TestRenderStopsWithItsContext(t *testing.T) {
 	_, err := shared.Render(ctx, srv.URL("render-cases")+"never-loads.html", crawler.RenderOptions{})
 	if err == nil || time.Since(start) > 3*time.Second {
 		t.Fatalf("err %v after %s", err, time.Since(start))
+	}
+}
+
+// A page whose script never yields fails to render (twice: the budget, then the DOM read
+// it never answers) but costs only its tab: the browser answers throughout, so it is not
+// restarted, the failure comes within two tries of the budget and the read, and the next
+// page renders in the same browser.
+func TestSpinningPageClosesOnlyItsTab(t *testing.T) {
+	cfg := testConfig()
+	cfg.Tabs = 1
+	b := New(cfg)
+	defer b.Close()
+	base := srv.URL("render-cases")
+	if _, err := b.Render(context.Background(), base+"script-only.html", crawler.RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	started := len(b.dirs)
+	b.mu.Unlock()
+	start := time.Now()
+	_, err := b.Render(context.Background(), base+"spin.html", crawler.RenderOptions{Screenshot: true})
+	took := time.Since(start)
+	if !errors.Is(err, ErrRenderFailed) || !errors.Is(err, errPageHung) {
+		t.Fatalf("spin.html: %v, want a render failure of a hung page", err)
+	}
+	if limit := 2*(cfg.Timeout+cfg.ReadTimeout) + 5*time.Second; took > limit {
+		t.Errorf("spin.html failed after %s, more than %s", took, limit)
+	}
+	res, err := b.Render(context.Background(), base+"disclosure-faint.html", crawler.RenderOptions{Screenshot: true})
+	if err != nil || !strings.Contains(string(res.HTML), "commission") || len(res.Screenshot) == 0 {
+		t.Fatalf("the page after: %v, %d bytes of HTML, %d of screenshot", err, len(res.HTML), len(res.Screenshot))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.dirs) != started {
+		t.Errorf("the browser was restarted for a hung page: %d profiles, want %d", len(b.dirs), started)
 	}
 }

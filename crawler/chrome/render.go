@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/inspector"
@@ -646,7 +647,7 @@ func (s *slot) render(ctx context.Context, u *url.URL, opt crawler.RenderOptions
 			if ctx.Err() != nil {
 				return crawler.Rendered{}, ctx.Err()
 			}
-			return crawler.Rendered{}, fmt.Errorf("read the rendered DOM (the page did not answer within %s): %w", cfg.ReadTimeout, err)
+			return crawler.Rendered{}, fmt.Errorf("read the rendered DOM (the page did not answer within %s): %w: %w", cfg.ReadTimeout, errPageHung, err)
 		}
 		dom = &d
 	}
@@ -710,6 +711,32 @@ func (s *slot) render(ctx context.Context, u *url.URL, opt crawler.RenderOptions
 		s.kill()
 	}
 	return res, nil
+}
+
+// errPageHung marks a render that failed because the page's scripts never let it answer
+// (a script that never yields) while the browser itself still answers: closing the tab
+// is enough (see closeTab).
+var errPageHung = errors.New("the page hung")
+
+// closeTab closes the slot's tab after its page hung: the target and its browser context
+// go, and with them the renderer process of its pages; the browser stays for the next
+// tab. An error means the browser did not answer either, and is to be killed.
+func (s *slot) closeTab() error {
+	tb := s.tab
+	s.tab = nil
+	if tb == nil || s.bctx == nil || s.bctx.Err() != nil {
+		return errors.New("no browser to keep")
+	}
+	tb.cancel() // closes the target and disposes of its browser context, bounded by chromedp
+	if err := chromedp.Cancel(tb.ctx); err != nil {
+		return fmt.Errorf("close the hung tab: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(s.bctx, s.b.cfg.ReadTimeout)
+	defer cancel()
+	if _, err := chromedp.CallBrowser(ctx, browser.GetVersion, cdp.Empty{}); err != nil {
+		return fmt.Errorf("the browser did not answer after its hung tab closed: %w", err)
+	}
+	return nil
 }
 
 // resetTab makes the tab fit for the next page: the page's scripts stop (about:blank),
