@@ -87,35 +87,35 @@ func (s *DB) copyClicksOnce(ctx context.Context, cs []affwatch.Click, ua map[str
 	if err != nil {
 		return 0, fmt.Errorf("copy clicks: %w", err)
 	}
-	// The common case, a batch of new clicks, takes two plain inserts: the keys not stored
-	// yet (an anti-join probing click_keys' index, half what ON CONFLICT's speculative
-	// insertion costs; the planner is kept from hashing all of click_keys, which it would
-	// do with no statistics of the staging table), then the whole batch. When some keys
-	// were stored already (a file loaded again), or another process stored one in between
-	// (a unique violation), the batch goes in again from the savepoint with ON CONFLICT,
-	// and only the clicks whose key it inserted follow.
+	// The common case, a batch of new clicks, takes two plain inserts: the keys into
+	// click_keys, which its primary key refuses as a whole at the first id stored before
+	// (one B-tree descent per new click: no probe first, no speculative insertion), then
+	// the whole batch into its days. When some keys were stored already (a file loaded
+	// again, or another process storing the same ids in between), the unique violation
+	// sends the batch in again from the savepoint with ON CONFLICT, and only the clicks
+	// whose key it inserted follow.
 	cols := strings.Join(clickColumns, ", ")
 	// A batch's commit does not wait for its WAL to reach the disk (a crash may lose the
 	// last batches, never a part of one; loading the file again adds what was lost, as
 	// ingest is idempotent), so a file's thousand commits cost what psql's one does.
-	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off; SAVEPOINT fast; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off; SAVEPOINT fast`); err != nil {
 		return 0, err
 	}
-	added := int64(-1)
-	tag, err := tx.Exec(ctx, `INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage s
-		WHERE NOT EXISTS (SELECT 1 FROM click_keys k WHERE k.click_id = s.click_id)`)
+	var added int64
+	_, err = tx.Exec(ctx, `INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage`)
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil && tag.RowsAffected() == int64(len(cs)):
-		if tag, err = tx.Exec(ctx, `INSERT INTO clicks (`+cols+`) SELECT `+cols+` FROM click_stage`); err != nil {
+	case err == nil:
+		tag, err := tx.Exec(ctx, `INSERT INTO clicks (`+cols+`) SELECT `+cols+` FROM click_stage`)
+		if err != nil {
 			return 0, fmt.Errorf("insert new clicks: %w", err)
 		}
 		added = tag.RowsAffected()
-	case err == nil || errors.As(err, &pgErr) && pgErr.Code == "23505":
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT fast`); err != nil {
 			return 0, err
 		}
-		tag, err = tx.Exec(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id)
+		tag, err := tx.Exec(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id)
 			INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)`)
 		if err != nil {
 			return 0, fmt.Errorf("insert new clicks: %w", err)
