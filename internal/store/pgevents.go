@@ -73,61 +73,66 @@ func (s *DB) copyClicksOnce(ctx context.Context, cs []affwatch.Click, ua map[str
 		return 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS click_stage (click_id TEXT, ts BIGINT, affiliate_id TEXT, sub_id TEXT,
-		ip TEXT, ua_id BIGINT, referrer TEXT, country TEXT, landing_url TEXT, verdict TEXT, codes TEXT) ON COMMIT DELETE ROWS`); err != nil {
-		return 0, fmt.Errorf("click staging table: %w", err)
-	}
-	row := make([]any, len(clickColumns))
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"click_stage"}, clickColumns, pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
-		c := &cs[i]
-		row[0], row[1], row[2], row[3], row[4], row[5] = c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent]
-		row[6], row[7], row[8], row[9], row[10] = c.Referrer, c.Country, c.LandingURL, string(c.Verdict), joinCodes(c.Codes)
-		return row, nil
-	}))
-	if err != nil {
-		return 0, fmt.Errorf("copy clicks: %w", err)
-	}
-	// The common case, a batch of new clicks, takes two plain inserts: the keys into
-	// click_keys, which its primary key refuses as a whole at the first id stored before
-	// (one B-tree descent per new click: no probe first, no speculative insertion), then
-	// the whole batch into its days. When some keys were stored already (a file loaded
-	// again, or another process storing the same ids in between), the unique violation
-	// sends the batch in again from the savepoint with ON CONFLICT, and only the clicks
-	// whose key it inserted follow.
-	cols := strings.Join(clickColumns, ", ")
 	// A batch's commit does not wait for its WAL to reach the disk (a crash may lose the
 	// last batches, never a part of one; loading the file again adds what was lost, as
 	// ingest is idempotent), so a file's thousand commits cost what psql's one does.
 	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off; SAVEPOINT fast`); err != nil {
 		return 0, err
 	}
-	var added int64
-	_, err = tx.Exec(ctx, `INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage`)
+	row := make([]any, len(clickColumns))
+	clickRows := pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+		c := &cs[i]
+		row[0], row[1], row[2], row[3], row[4], row[5] = c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent]
+		row[6], row[7], row[8], row[9], row[10] = c.Referrer, c.Country, c.LandingURL, string(c.Verdict), joinCodes(c.Codes)
+		return row, nil
+	})
+	// The common case, a batch of new clicks, is two COPYs and no staging: the keys into
+	// click_keys, whose primary key refuses the whole COPY at the first id stored before
+	// (one B-tree descent per new click, no probe first), then the clicks straight into
+	// their days. When some id was stored already (a file loaded again, or another process
+	// storing the same ids in between), the unique violation sends the batch in again from
+	// the savepoint through a staging table of the session, with ON CONFLICT, and only the
+	// clicks whose key it inserted follow.
+	key := make([]any, 2)
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"click_keys"}, []string{"click_id", "ts"}, pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+		key[0], key[1] = cs[i].ClickID, cs[i].TS.UnixMilli()
+		return key, nil
+	}))
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
-		tag, err := tx.Exec(ctx, `INSERT INTO clicks (`+cols+`) SELECT `+cols+` FROM click_stage`)
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"clicks"}, clickColumns, clickRows)
 		if err != nil {
-			return 0, fmt.Errorf("insert new clicks: %w", err)
+			return 0, fmt.Errorf("copy new clicks: %w", err)
 		}
-		added = tag.RowsAffected()
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT fast`); err != nil {
+		if err := tx.Commit(ctx); err != nil {
 			return 0, err
 		}
-		tag, err := tx.Exec(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id)
-			INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)`)
-		if err != nil {
-			return 0, fmt.Errorf("insert new clicks: %w", err)
-		}
-		added = tag.RowsAffected()
+		return int(n), nil
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 	default:
-		return 0, fmt.Errorf("insert new click ids: %w", err)
+		return 0, fmt.Errorf("copy new click ids: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT fast`); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS click_stage (click_id TEXT, ts BIGINT, affiliate_id TEXT, sub_id TEXT,
+		ip TEXT, ua_id BIGINT, referrer TEXT, country TEXT, landing_url TEXT, verdict TEXT, codes TEXT) ON COMMIT DELETE ROWS`); err != nil {
+		return 0, fmt.Errorf("click staging table: %w", err)
+	}
+	if _, err = tx.CopyFrom(ctx, pgx.Identifier{"click_stage"}, clickColumns, clickRows); err != nil {
+		return 0, fmt.Errorf("copy clicks: %w", err)
+	}
+	cols := strings.Join(clickColumns, ", ")
+	tag, err := tx.Exec(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id)
+		INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)`)
+	if err != nil {
+		return 0, fmt.Errorf("insert new clicks: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
-	return int(added), nil
+	return int(tag.RowsAffected()), nil
 }
 
 // ensureDays creates the clicks partitions of the days not known to exist yet.
