@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,36 @@ func (s *DB) copyClicks(ctx context.Context, cs []affwatch.Click) (int, error) {
 			days = append(days, d)
 		}
 	}
+	if len(cs) < 2*copyPartMin {
+		return s.copyClicksPart(ctx, cs, ua, days)
+	}
+	// A large batch goes in as two halves at once, each a transaction of its own on a
+	// connection of its own: the server's work on a click (its key, its row, the ts
+	// index) is most of ingest's, and two backends share it. The halves hold other ids
+	// (firstOfEachID), so neither waits for the other; a crash may keep one half, which
+	// loading the file again completes like any lost batch.
+	half := len(cs) / 2
+	var (
+		wg   sync.WaitGroup
+		n2   int
+		err2 error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n2, err2 = s.copyClicksPart(ctx, cs[half:], ua, days)
+	}()
+	n1, err1 := s.copyClicksPart(ctx, cs[:half], ua, days)
+	wg.Wait()
+	return n1 + n2, errors.Join(err1, err2)
+}
+
+// copyPartMin is the fewest clicks a half of a batch copied in two at once holds.
+const copyPartMin = 4096
+
+// copyClicksPart copies clicks of the days given, finding out again once which days'
+// partitions exist when one is missing.
+func (s *DB) copyClicksPart(ctx context.Context, cs []affwatch.Click, ua map[string]int64, days []int64) (int, error) {
 	for attempt := 0; ; attempt++ {
 		if err := s.ensureDays(ctx, days); err != nil {
 			return 0, err
