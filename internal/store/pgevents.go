@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -136,6 +137,9 @@ func (s *DB) copyClicksOnce(ctx context.Context, cs []affwatch.Click, ua map[str
 		if err != nil {
 			return 0, fmt.Errorf("copy new clicks: %w", err)
 		}
+		if err := addClickHours(ctx, tx, cs); err != nil {
+			return 0, err
+		}
 		if err := tx.Commit(ctx); err != nil {
 			return 0, err
 		}
@@ -155,15 +159,53 @@ func (s *DB) copyClicksOnce(ctx context.Context, cs []affwatch.Click, ua map[str
 		return 0, fmt.Errorf("copy clicks: %w", err)
 	}
 	cols := strings.Join(clickColumns, ", ")
-	tag, err := tx.Exec(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id)
-		INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)`)
+	// The new clicks are counted into click_hours in the same statement (a data-modifying
+	// WITH runs whether or not the query reads it), in key order as addClickHours.
+	var added int
+	err = tx.QueryRow(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id),
+		ins AS (INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)
+			RETURNING affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour),
+		hours AS (INSERT INTO click_hours (affiliate_id, hour, clicks) SELECT affiliate_id, hour, count(*) FROM ins GROUP BY 1, 2 ORDER BY 1, 2
+			ON CONFLICT (affiliate_id, hour) DO UPDATE SET clicks = click_hours.clicks + excluded.clicks)
+		SELECT count(*) FROM ins`).Scan(&added)
 	if err != nil {
 		return 0, fmt.Errorf("insert new clicks: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	return added, nil
+}
+
+// addClickHours adds new clicks, all of them stored by the transaction, to their
+// affiliate's hours in click_hours. The hours are written in key order, so two
+// transactions counting into the same hours (the halves of a batch, two processes) wait
+// for each other instead of deadlocking.
+func addClickHours(ctx context.Context, tx pgx.Tx, cs []affwatch.Click) error {
+	counts := map[hourKey]int64{}
+	for i := range cs {
+		counts[hourKey{cs[i].AffiliateID, hourOf(cs[i].TS.UnixMilli())}]++
+	}
+	keys := make([]hourKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b hourKey) int {
+		if c := strings.Compare(a.affiliate, b.affiliate); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.hour, b.hour)
+	})
+	affs, hours, clicks := make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		affs[i], hours[i], clicks[i] = k.affiliate, k.hour, counts[k]
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO click_hours (affiliate_id, hour, clicks)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2
+		ON CONFLICT (affiliate_id, hour) DO UPDATE SET clicks = click_hours.clicks + excluded.clicks`, affs, hours, clicks); err != nil {
+		return fmt.Errorf("click hours: %w", err)
+	}
+	return nil
 }
 
 // ensureDays creates the clicks partitions of the days not known to exist yet.
@@ -350,6 +392,10 @@ func (s *DB) DropClicksBefore(ctx context.Context, t time.Time) (Retention, erro
 	}
 	if len(out.Days) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM click_keys WHERE ts < $1`, cutMS); err != nil {
+			return out, err
+		}
+		// the per-hour counts of the days dropped go with them (cut is on a day, so on an hour)
+		if _, err := tx.Exec(ctx, `DELETE FROM click_hours WHERE hour < $1`, cutMS/msPerHour); err != nil {
 			return out, err
 		}
 	}
