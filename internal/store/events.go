@@ -220,9 +220,8 @@ func (s *SQLite) eachClick(ctx context.Context, cols string, since time.Time, de
 // EachConversion streams the conversions at or after since, oldest first, with the time
 // of their click when that click is stored.
 func (s *SQLite) EachConversion(ctx context.Context, since time.Time, fn func(affwatch.Conversion) error) error {
-	from, id := s.clicksByID()
 	rows, err := s.db.QueryContext(ctx, `SELECT v.conversion_id, v.click_id, v.ts, v.affiliate_id, v.order_id, v.amount, v.currency,
-		v.commission, v.status, c.ts, c.ip FROM conversions v LEFT JOIN `+from+` ON `+id+` = v.click_id AND v.click_id != ''
+		v.commission, v.status, c.ts, c.ip FROM conversions v `+s.conversionClick()+`
 		WHERE v.ts >= ? ORDER BY v.ts`, since.UnixMilli())
 	if err != nil {
 		return err
@@ -260,6 +259,19 @@ func (s *DB) clicksByID() (from, id string) {
 		return `(click_keys k JOIN clicks c ON c.ts = k.ts AND c.click_id = k.click_id)`, `k.click_id`
 	}
 	return `clicks c`, `c.click_id`
+}
+
+// conversionClick is the join that adds to conversions (alias v) their stored click (c),
+// NULLs when it is not stored. On PostgreSQL it is two left joins, through click_keys
+// then clicks: one left join to clicksByID's nested join would be planned as one
+// key-and-click pair per conversion (the pair's two-column match is estimated at one
+// row) and rescanned for every conversion.
+func (s *DB) conversionClick() string {
+	if s.dialect == dialectPostgres {
+		return `LEFT JOIN click_keys k ON k.click_id = v.click_id AND v.click_id != ''
+		LEFT JOIN clicks c ON c.ts = k.ts AND c.click_id = k.click_id`
+	}
+	return `LEFT JOIN clicks c ON c.click_id = v.click_id AND v.click_id != ''`
 }
 
 // idsPerQuery is how many ids one lookup by id carries.

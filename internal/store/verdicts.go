@@ -212,10 +212,9 @@ func (s *DB) VerdictsByClickIP(ctx context.Context, ips []string, from, to time.
 // EachConversionWithClick streams the conversions at or after since, oldest first, each
 // with its stored click (nil when the click is not stored).
 func (s *DB) EachConversionWithClick(ctx context.Context, since time.Time, fn func(affwatch.Conversion, *affwatch.Click) error) error {
-	from, id := s.clicksByID()
 	rows, err := s.db.QueryContext(ctx, `SELECT v.conversion_id, v.click_id, v.ts, v.affiliate_id, v.order_id, v.amount, v.currency,
 		v.commission, v.status, c.ts, c.ip, u.ua, c.referrer, c.landing_url, c.codes, c.affiliate_id
-		FROM conversions v LEFT JOIN `+from+` ON `+id+` = v.click_id AND v.click_id != ''
+		FROM conversions v `+s.conversionClick()+`
 		LEFT JOIN user_agents u ON u.id = c.ua_id
 		WHERE v.ts >= ? ORDER BY v.ts, v.conversion_id`, since.UnixMilli())
 	if err != nil {
