@@ -31,19 +31,14 @@ type hourKey struct {
 
 // EachClickHour streams how many stored clicks each affiliate has in each hour that starts
 // at or after from and before to (both must be on the hour): the per-(affiliate, hour)
-// counts detection reads instead of the clicks of the history weeks. SQLite keeps them in
-// click_hours as clicks are added; PostgreSQL counts them with a GROUP BY.
+// counts detection reads instead of the clicks of the history weeks, kept in click_hours
+// as clicks are added (on SQLite since migration 0013, on PostgreSQL since 0019).
 func (s *DB) EachClickHour(ctx context.Context, from, to time.Time, fn func(affiliateID string, hour time.Time, clicks int) error) error {
 	if from.UnixMilli()%msPerHour != 0 || to.UnixMilli()%msPerHour != 0 {
 		return fmt.Errorf("click hours from %s to %s: both must be on the hour", from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano))
 	}
 	q := `SELECT affiliate_id, hour, clicks FROM click_hours WHERE hour >= ? AND hour < ?`
 	args := []any{hourOf(from.UnixMilli()), hourOf(to.UnixMilli())}
-	if s.dialect == dialectPostgres {
-		q = `SELECT affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour, count(*)
-			FROM clicks WHERE ts >= ? AND ts < ? GROUP BY 1, 2`
-		args = []any{from.UnixMilli(), to.UnixMilli()}
-	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("click hours: %w", err)

@@ -221,7 +221,7 @@ func (s *SQLite) eachClick(ctx context.Context, cols string, since time.Time, de
 // of their click when that click is stored.
 func (s *SQLite) EachConversion(ctx context.Context, since time.Time, fn func(affwatch.Conversion) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT v.conversion_id, v.click_id, v.ts, v.affiliate_id, v.order_id, v.amount, v.currency,
-		v.commission, v.status, c.ts, c.ip FROM conversions v LEFT JOIN clicks c ON c.click_id = v.click_id AND v.click_id != ''
+		v.commission, v.status, c.ts, c.ip FROM conversions v `+s.conversionClick()+`
 		WHERE v.ts >= ? ORDER BY v.ts`, since.UnixMilli())
 	if err != nil {
 		return err
@@ -249,14 +249,40 @@ func (s *SQLite) EachConversion(ctx context.Context, since time.Time, fn func(af
 	return rows.Err()
 }
 
+// clicksByID is the FROM item that finds stored clicks (alias c) by id, and the column
+// to compare the id with. On SQLite clicks hold their unique click_id; on PostgreSQL a
+// click's id is found in click_keys (k), whose time leads to the click's day partition
+// and, in it, to the click through the ts index (migration 0018: the partitioned clicks
+// keep no index on click_id, which ingest would pay for on every click).
+func (s *DB) clicksByID() (from, id string) {
+	if s.dialect == dialectPostgres {
+		return `(click_keys k JOIN clicks c ON c.ts = k.ts AND c.click_id = k.click_id)`, `k.click_id`
+	}
+	return `clicks c`, `c.click_id`
+}
+
+// conversionClick is the join that adds to conversions (alias v) their stored click (c),
+// NULLs when it is not stored. On PostgreSQL it is two left joins, through click_keys
+// then clicks: one left join to clicksByID's nested join would be planned as one
+// key-and-click pair per conversion (the pair's two-column match is estimated at one
+// row) and rescanned for every conversion.
+func (s *DB) conversionClick() string {
+	if s.dialect == dialectPostgres {
+		return `LEFT JOIN click_keys k ON k.click_id = v.click_id AND v.click_id != ''
+		LEFT JOIN clicks c ON c.ts = k.ts AND c.click_id = k.click_id`
+	}
+	return `LEFT JOIN clicks c ON c.click_id = v.click_id AND v.click_id != ''`
+}
+
 // idsPerQuery is how many ids one lookup by id carries.
 const idsPerQuery = 500
 
 // ClicksByID returns the stored clicks with these ids (ids not stored are left out).
 func (s *SQLite) ClicksByID(ctx context.Context, ids []string) ([]affwatch.Click, error) {
 	var out []affwatch.Click
+	from, id := s.clicksByID()
 	err := s.eachByID(ctx, `SELECT c.click_id, c.ts, c.affiliate_id, c.sub_id, c.ip, u.ua, c.referrer, c.country, c.landing_url, c.verdict, c.codes
-		FROM clicks c JOIN user_agents u ON u.id = c.ua_id WHERE c.click_id IN `, ids, func(rows *sql.Rows) error {
+		FROM `+from+` JOIN user_agents u ON u.id = c.ua_id WHERE `+id+` IN `, ids, func(rows *sql.Rows) error {
 		var (
 			c     affwatch.Click
 			ms    int64

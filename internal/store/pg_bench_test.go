@@ -69,8 +69,8 @@ func writeClickCSV(b *testing.B, path string, opt detectors.GenOptions) int {
 //   - psql-copy, the anchor: psql's \copy of the CSV into a plain table (the columns of the
 //     file, no index, no key), the fastest way PostgreSQL takes a file;
 //   - postgres: affwatch ingest's path (detectors.IngestClicks with every click judged)
-//     into the PostgreSQL store: parse and check each row, COPY into a staging table,
-//     insert the new ones into their day's partition with their key;
+//     into the PostgreSQL store: parse and check each row, COPY the ids into click_keys
+//     and the clicks into their day's partition, count them per hour;
 //   - sqlite: the same path into the SQLite store.
 //
 // The last two report their rate as a fraction of the anchor's, measured in the same run.

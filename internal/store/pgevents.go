@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +51,36 @@ func (s *DB) copyClicks(ctx context.Context, cs []affwatch.Click) (int, error) {
 			days = append(days, d)
 		}
 	}
+	if len(cs) < 2*copyPartMin {
+		return s.copyClicksPart(ctx, cs, ua, days)
+	}
+	// A large batch goes in as two halves at once, each a transaction of its own on a
+	// connection of its own: the server's work on a click (its key, its row, the ts
+	// index) is most of ingest's, and two backends share it. The halves hold other ids
+	// (firstOfEachID), so neither waits for the other; a crash may keep one half, which
+	// loading the file again completes like any lost batch.
+	half := len(cs) / 2
+	var (
+		wg   sync.WaitGroup
+		n2   int
+		err2 error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n2, err2 = s.copyClicksPart(ctx, cs[half:], ua, days)
+	}()
+	n1, err1 := s.copyClicksPart(ctx, cs[:half], ua, days)
+	wg.Wait()
+	return n1 + n2, errors.Join(err1, err2)
+}
+
+// copyPartMin is the fewest clicks a half of a batch copied in two at once holds.
+const copyPartMin = 4096
+
+// copyClicksPart copies clicks of the days given, finding out again once which days'
+// partitions exist when one is missing.
+func (s *DB) copyClicksPart(ctx context.Context, cs []affwatch.Click, ua map[string]int64, days []int64) (int, error) {
 	for attempt := 0; ; attempt++ {
 		if err := s.ensureDays(ctx, days); err != nil {
 			return 0, err
@@ -73,61 +105,107 @@ func (s *DB) copyClicksOnce(ctx context.Context, cs []affwatch.Click, ua map[str
 		return 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS click_stage (click_id TEXT, ts BIGINT, affiliate_id TEXT, sub_id TEXT,
-		ip TEXT, ua_id BIGINT, referrer TEXT, country TEXT, landing_url TEXT, verdict TEXT, codes TEXT) ON COMMIT DELETE ROWS`); err != nil {
-		return 0, fmt.Errorf("click staging table: %w", err)
+	// A batch's commit does not wait for its WAL to reach the disk (a crash may lose the
+	// last batches, never a part of one; loading the file again adds what was lost, as
+	// ingest is idempotent), so a file's thousand commits cost what psql's one does.
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off; SAVEPOINT fast`); err != nil {
+		return 0, err
 	}
 	row := make([]any, len(clickColumns))
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"click_stage"}, clickColumns, pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+	clickRows := pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
 		c := &cs[i]
 		row[0], row[1], row[2], row[3], row[4], row[5] = c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent]
 		row[6], row[7], row[8], row[9], row[10] = c.Referrer, c.Country, c.LandingURL, string(c.Verdict), joinCodes(c.Codes)
 		return row, nil
+	})
+	// The common case, a batch of new clicks, is two COPYs and no staging: the keys into
+	// click_keys, whose primary key refuses the whole COPY at the first id stored before
+	// (one B-tree descent per new click, no probe first), then the clicks straight into
+	// their days. When some id was stored already (a file loaded again, or another process
+	// storing the same ids in between), the unique violation sends the batch in again from
+	// the savepoint through a staging table of the session, with ON CONFLICT, and only the
+	// clicks whose key it inserted follow.
+	key := make([]any, 2)
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"click_keys"}, []string{"click_id", "ts"}, pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+		key[0], key[1] = cs[i].ClickID, cs[i].TS.UnixMilli()
+		return key, nil
 	}))
-	if err != nil {
-		return 0, fmt.Errorf("copy clicks: %w", err)
-	}
-	// The common case, a batch of new clicks, takes two plain inserts: the keys not stored
-	// yet (an anti-join probing click_keys' index, half what ON CONFLICT's speculative
-	// insertion costs; the planner is kept from hashing all of click_keys, which it would
-	// do with no statistics of the staging table), then the whole batch. When some keys
-	// were stored already (a file loaded again), or another process stored one in between
-	// (a unique violation), the batch goes in again from the savepoint with ON CONFLICT,
-	// and only the clicks whose key it inserted follow.
-	cols := strings.Join(clickColumns, ", ")
-	// A batch's commit does not wait for its WAL to reach the disk (a crash may lose the
-	// last batches, never a part of one; loading the file again adds what was lost, as
-	// ingest is idempotent), so a file's thousand commits cost what psql's one does.
-	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off; SAVEPOINT fast; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
-		return 0, err
-	}
-	added := int64(-1)
-	tag, err := tx.Exec(ctx, `INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage s
-		WHERE NOT EXISTS (SELECT 1 FROM click_keys k WHERE k.click_id = s.click_id)`)
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil && tag.RowsAffected() == int64(len(cs)):
-		if tag, err = tx.Exec(ctx, `INSERT INTO clicks (`+cols+`) SELECT `+cols+` FROM click_stage`); err != nil {
-			return 0, fmt.Errorf("insert new clicks: %w", err)
+	case err == nil:
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"clicks"}, clickColumns, clickRows)
+		if err != nil {
+			return 0, fmt.Errorf("copy new clicks: %w", err)
 		}
-		added = tag.RowsAffected()
-	case err == nil || errors.As(err, &pgErr) && pgErr.Code == "23505":
-		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT fast`); err != nil {
+		if err := addClickHours(ctx, tx, cs); err != nil {
 			return 0, err
 		}
-		tag, err = tx.Exec(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id)
-			INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)`)
-		if err != nil {
-			return 0, fmt.Errorf("insert new clicks: %w", err)
+		if err := tx.Commit(ctx); err != nil {
+			return 0, err
 		}
-		added = tag.RowsAffected()
+		return int(n), nil
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 	default:
-		return 0, fmt.Errorf("insert new click ids: %w", err)
+		return 0, fmt.Errorf("copy new click ids: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT fast`); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS click_stage (click_id TEXT, ts BIGINT, affiliate_id TEXT, sub_id TEXT,
+		ip TEXT, ua_id BIGINT, referrer TEXT, country TEXT, landing_url TEXT, verdict TEXT, codes TEXT) ON COMMIT DELETE ROWS`); err != nil {
+		return 0, fmt.Errorf("click staging table: %w", err)
+	}
+	if _, err = tx.CopyFrom(ctx, pgx.Identifier{"click_stage"}, clickColumns, clickRows); err != nil {
+		return 0, fmt.Errorf("copy clicks: %w", err)
+	}
+	cols := strings.Join(clickColumns, ", ")
+	// The new clicks are counted into click_hours in the same statement (a data-modifying
+	// WITH runs whether or not the query reads it), in key order as addClickHours.
+	var added int
+	err = tx.QueryRow(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id),
+		ins AS (INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)
+			RETURNING affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour),
+		hours AS (INSERT INTO click_hours (affiliate_id, hour, clicks) SELECT affiliate_id, hour, count(*) FROM ins GROUP BY 1, 2 ORDER BY 1, 2
+			ON CONFLICT (affiliate_id, hour) DO UPDATE SET clicks = click_hours.clicks + excluded.clicks)
+		SELECT count(*) FROM ins`).Scan(&added)
+	if err != nil {
+		return 0, fmt.Errorf("insert new clicks: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
-	return int(added), nil
+	return added, nil
+}
+
+// addClickHours adds new clicks, all of them stored by the transaction, to their
+// affiliate's hours in click_hours. The hours are written in key order, so two
+// transactions counting into the same hours (the halves of a batch, two processes) wait
+// for each other instead of deadlocking.
+func addClickHours(ctx context.Context, tx pgx.Tx, cs []affwatch.Click) error {
+	counts := map[hourKey]int64{}
+	for i := range cs {
+		counts[hourKey{cs[i].AffiliateID, hourOf(cs[i].TS.UnixMilli())}]++
+	}
+	keys := make([]hourKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b hourKey) int {
+		if c := strings.Compare(a.affiliate, b.affiliate); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.hour, b.hour)
+	})
+	affs, hours, clicks := make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		affs[i], hours[i], clicks[i] = k.affiliate, k.hour, counts[k]
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO click_hours (affiliate_id, hour, clicks)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2
+		ON CONFLICT (affiliate_id, hour) DO UPDATE SET clicks = click_hours.clicks + excluded.clicks`, affs, hours, clicks); err != nil {
+		return fmt.Errorf("click hours: %w", err)
+	}
+	return nil
 }
 
 // ensureDays creates the clicks partitions of the days not known to exist yet.
@@ -314,6 +392,10 @@ func (s *DB) DropClicksBefore(ctx context.Context, t time.Time) (Retention, erro
 	}
 	if len(out.Days) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM click_keys WHERE ts < $1`, cutMS); err != nil {
+			return out, err
+		}
+		// the per-hour counts of the days dropped go with them (cut is on a day, so on an hour)
+		if _, err := tx.Exec(ctx, `DELETE FROM click_hours WHERE hour < $1`, cutMS/msPerHour); err != nil {
 			return out, err
 		}
 	}

@@ -272,9 +272,8 @@ func hourCounts(t *testing.T, st *store.DB) map[string]int {
 	return out
 }
 
-// A copy between the dialects keeps the clicks counted per hour: SQLite's click_hours is
-// not a table PostgreSQL has, so a copy from SQLite leaves it out, and a copy into SQLite
-// counts the clicks it brought.
+// A copy between the dialects keeps the clicks counted per hour: a copy does not carry
+// click_hours, the target counts the clicks it brought.
 func TestCopyKeepsClickHours(t *testing.T) {
 	ctx := context.Background()
 	pg := openPG(t, testkit.Postgres(t))
@@ -306,5 +305,53 @@ func TestCopyKeepsClickHours(t *testing.T) {
 	}
 	if got := hourCounts(t, b); !maps.Equal(got, want) {
 		t.Errorf("hours on SQLite after the copy %v, want %v", got, want)
+	}
+}
+
+// PostgreSQL's click_hours (migration 0019) counts every stored click once: a large batch
+// (copied as two halves at once), a batch part of which was stored before (the ON CONFLICT
+// path, which counts only the new ones), and a batch loaded again; and a click found by id
+// (through click_keys, clicks keep no click_id index) is the one stored.
+func TestPostgresClickHoursCountEveryStoredClick(t *testing.T) {
+	ctx := context.Background()
+	st := openPG(t, testkit.Postgres(t))
+	cs := clicksOver("h", 20_000, 4)
+	steps := []struct {
+		batch []affwatch.Click
+		added int
+	}{{cs[:12_000], 12_000}, {cs[8_000:], 8_000}, {cs, 0}}
+	for i, step := range steps {
+		if n, err := st.AddClicks(ctx, step.batch); err != nil || n != step.added {
+			t.Fatalf("batch %d: %d added, %v; want %d", i, n, err, step.added)
+		}
+	}
+	want := map[string]int{}
+	rows, err := st.DB().Query(`SELECT affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, count(*) FROM clicks GROUP BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for rows.Next() {
+		var (
+			aff     string
+			hour, n int64
+		)
+		if err := rows.Scan(&aff, &hour, &n); err != nil {
+			t.Fatal(err)
+		}
+		want[aff+" "+time.UnixMilli(hour*3_600_000).UTC().Format(time.RFC3339)] = int(n)
+		total += int(n)
+	}
+	rows.Close()
+	if total != len(cs) {
+		t.Fatalf("%d clicks stored, want %d", total, len(cs))
+	}
+	if got := hourCounts(t, st); !maps.Equal(got, want) {
+		t.Fatalf("click_hours holds %d affiliate-hours, the clicks %d; they differ", len(got), len(want))
+	}
+	got, err := st.ClicksByID(ctx, []string{"h0", "h19999", "nope"})
+	slices.SortFunc(got, func(a, b affwatch.Click) int { return strings.Compare(a.ClickID, b.ClickID) })
+	if err != nil || len(got) != 2 || got[0].ClickID != "h0" || !got[1].TS.Equal(cs[19_999].TS) || got[1].UserAgent != cs[19_999].UserAgent {
+		t.Fatalf("clicks by id: %+v %v", got, err)
 	}
 }

@@ -214,7 +214,7 @@ func (s *DB) VerdictsByClickIP(ctx context.Context, ips []string, from, to time.
 func (s *DB) EachConversionWithClick(ctx context.Context, since time.Time, fn func(affwatch.Conversion, *affwatch.Click) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT v.conversion_id, v.click_id, v.ts, v.affiliate_id, v.order_id, v.amount, v.currency,
 		v.commission, v.status, c.ts, c.ip, u.ua, c.referrer, c.landing_url, c.codes, c.affiliate_id
-		FROM conversions v LEFT JOIN clicks c ON c.click_id = v.click_id AND v.click_id != ''
+		FROM conversions v `+s.conversionClick()+`
 		LEFT JOIN user_agents u ON u.id = c.ua_id
 		WHERE v.ts >= ? ORDER BY v.ts, v.conversion_id`, since.UnixMilli())
 	if err != nil {

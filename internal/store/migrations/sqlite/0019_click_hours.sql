@@ -1,0 +1,2 @@
+-- PostgreSQL keeps click_hours from this migration on; SQLite has kept it since 0013.
+SELECT 1;
