@@ -21,15 +21,7 @@ func (s *SQLite) AddClicks(ctx context.Context, cs []affwatch.Click) (int, error
 	if err != nil {
 		return 0, err
 	}
-	if s.dialect == dialectSQLite {
-		return s.addClicksSQLite(ctx, cs, ua)
-	}
-	return s.insertMany(ctx, `INSERT INTO clicks (click_id, ts, affiliate_id, sub_id, ip, ua_id, referrer, country, landing_url, verdict, codes) VALUES `,
-		11, len(cs), func(args []any, i int) []any {
-			c := &cs[i]
-			return append(args, c.ClickID, c.TS.UnixMilli(), c.AffiliateID, c.SubID, c.IP, ua[c.UserAgent], c.Referrer, c.Country, c.LandingURL,
-				string(c.Verdict), joinCodes(c.Codes))
-		})
+	return s.addClicksSQLite(ctx, cs, ua)
 }
 
 // maxCachedUserAgents bounds the user agent ids kept in memory (a bot farm can send
@@ -117,6 +109,17 @@ const insertRowsPerStatement = 256
 // insertMany inserts n rows of cols values each, many rows per statement, in one
 // transaction; rows whose key is already stored are skipped. It returns how many were new.
 func (s *SQLite) insertMany(ctx context.Context, head string, cols, n int, row func(args []any, i int) []any) (int, error) {
+	added := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		added, err = insertManyTx(ctx, tx, head, cols, n, row)
+		return err
+	})
+	return added, err
+}
+
+// insertManyTx is insertMany inside the caller's transaction.
+func insertManyTx(ctx context.Context, tx *sql.Tx, head string, cols, n int, row func(args []any, i int) []any) (int, error) {
 	one := "(" + placeholders(cols) + ")"
 	stmtFor := func(rows int) string {
 		var b strings.Builder
@@ -130,42 +133,39 @@ func (s *SQLite) insertMany(ctx context.Context, head string, cols, n int, row f
 		b.WriteString(" ON CONFLICT DO NOTHING")
 		return b.String()
 	}
+	var full *sql.Stmt
+	if n >= insertRowsPerStatement {
+		st, err := tx.PrepareContext(ctx, stmtFor(insertRowsPerStatement))
+		if err != nil {
+			return 0, err
+		}
+		defer st.Close()
+		full = st
+	}
 	added := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var full *sql.Stmt
-		if n >= insertRowsPerStatement {
-			st, err := tx.PrepareContext(ctx, stmtFor(insertRowsPerStatement))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			full = st
+	args := make([]any, 0, cols*insertRowsPerStatement)
+	for start := 0; start < n; start += insertRowsPerStatement {
+		end := min(start+insertRowsPerStatement, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = row(args, i)
 		}
-		args := make([]any, 0, cols*insertRowsPerStatement)
-		for start := 0; start < n; start += insertRowsPerStatement {
-			end := min(start+insertRowsPerStatement, n)
-			args = args[:0]
-			for i := start; i < end; i++ {
-				args = row(args, i)
-			}
-			var (
-				res sql.Result
-				err error
-			)
-			if end-start == insertRowsPerStatement {
-				res, err = full.ExecContext(ctx, args...)
-			} else {
-				res, err = tx.ExecContext(ctx, stmtFor(end-start), args...)
-			}
-			if err != nil {
-				return fmt.Errorf("rows %d-%d: %w", start, end-1, err)
-			}
-			k, _ := res.RowsAffected()
-			added += int(k)
+		var (
+			res sql.Result
+			err error
+		)
+		if end-start == insertRowsPerStatement {
+			res, err = full.ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, stmtFor(end-start), args...)
 		}
-		return nil
-	})
-	return added, err
+		if err != nil {
+			return added, fmt.Errorf("rows %d-%d: %w", start, end-1, err)
+		}
+		k, _ := res.RowsAffected()
+		added += int(k)
+	}
+	return added, nil
 }
 
 // EachClick streams the clicks at or after since, in storage order.
