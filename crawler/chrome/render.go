@@ -114,25 +114,20 @@ func (t *tabState) on(ev any) {
 		}
 		t.add(e.RequestID, r)
 	case *network.EventWebSocketHandshakeResponseReceived:
-		t.last = time.Now()
-		delete(t.inflight, e.RequestID)
+		t.settled(e.RequestID)
 	case *network.EventWebSocketClosed:
-		t.last = time.Now()
-		delete(t.inflight, e.RequestID)
+		t.settled(e.RequestID)
 	case *network.EventWebSocketFrameError:
-		t.last = time.Now()
-		delete(t.inflight, e.RequestID)
+		t.settled(e.RequestID)
 	case *network.EventResponseReceived:
 		t.last = time.Now()
 		if e.Type == network.ResourceTypeDocument && e.FrameID == t.mainFrame && e.Response != nil {
 			t.status[e.RequestID] = int(e.Response.Status)
 		}
 	case *network.EventLoadingFinished:
-		t.last = time.Now()
-		delete(t.inflight, e.RequestID)
+		t.settled(e.RequestID)
 	case *network.EventLoadingFailed:
-		t.last = time.Now()
-		delete(t.inflight, e.RequestID)
+		t.settled(e.RequestID)
 	case *page.EventFrameRequestedNavigation:
 		if t.navigated && e.FrameID == t.mainFrame {
 			t.navAsked = time.Now()
@@ -152,6 +147,13 @@ func (t *tabState) on(ev any) {
 }
 
 // add appends a request within the cap (the caller holds mu).
+// settled records that a request (or WebSocket) ended: it is no longer in flight, and the
+// network's quiet time counts from now. The caller holds mu.
+func (t *tabState) settled(id network.RequestID) {
+	t.last = time.Now()
+	delete(t.inflight, id)
+}
+
 func (t *tabState) add(id network.RequestID, r affwatch.PageRequest) {
 	if len(t.reqs) >= affwatch.MaxPageRequests {
 		t.dropped++

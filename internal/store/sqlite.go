@@ -428,6 +428,13 @@ var _ affwatch.PageDecisions = (*SQLite)(nil)
 // SaveDetections stores a detector run's violations and resolves the active detector
 // violations it did not find again.
 func (s *SQLite) SaveDetections(ctx context.Context, scanID int64, vs []affwatch.Violation) (affwatch.PageOutcome, error) {
+	return s.saveRun(ctx, scanID, vs, affwatch.SourceDetector)
+}
+
+// saveRun stores the violations of a run that judges everything of one source at once
+// (the detectors, the joined rules) and resolves the active violations of that source it
+// did not find again, in one transaction.
+func (s *SQLite) saveRun(ctx context.Context, scanID int64, vs []affwatch.Violation, source affwatch.Source) (affwatch.PageOutcome, error) {
 	now := s.Now()
 	var out affwatch.PageOutcome
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -435,7 +442,7 @@ func (s *SQLite) SaveDetections(ctx context.Context, scanID int64, vs []affwatch
 		if err != nil {
 			return err
 		}
-		return s.resolveAbsent(ctx, tx, scanID, now, seen, &out, `source = ?`, affwatch.SourceDetector)
+		return s.resolveAbsent(ctx, tx, scanID, now, seen, &out, `source = ?`, source)
 	})
 	return out, err
 }

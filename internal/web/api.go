@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -95,12 +94,9 @@ func decodeBody(r *http.Request, v any) error {
 }
 
 func (s *Server) apiChange(w http.ResponseWriter, r *http.Request, u affwatch.User) error {
-	v, err := s.visibleViolation(r.Context(), r.PathValue("fp"), u)
+	v, err := s.changeableViolation(r.Context(), r.PathValue("fp"), u)
 	if err != nil {
 		return err
-	}
-	if !u.CanChange() {
-		return fmt.Errorf("%w: a %s cannot change violations", errForbidden, u.Role)
 	}
 	var req changeRequest
 	if err := decodeBody(r, &req); err != nil {

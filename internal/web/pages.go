@@ -380,12 +380,9 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request, u affwatch.Use
 
 // changePage applies the suppress, acknowledge or reopen form of a violation's page.
 func (s *Server) changePage(w http.ResponseWriter, r *http.Request, u affwatch.User) error {
-	v, err := s.visibleViolation(r.Context(), r.PathValue("fp"), u)
+	v, err := s.changeableViolation(r.Context(), r.PathValue("fp"), u)
 	if err != nil {
 		return err
-	}
-	if !u.CanChange() {
-		return fmt.Errorf("%w: a %s cannot change violations", errForbidden, u.Role)
 	}
 	req := changeRequest{Action: r.PostFormValue("action"), Reason: r.PostFormValue("reason"), Until: r.PostFormValue("until")}
 	ch, err := req.change(u.Name, s.now())

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -214,4 +215,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 type apiError struct {
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+}
+
+// changeableViolation is a violation the user may see and change by hand (suppress,
+// acknowledge, reopen): not found when they may not see it, forbidden when their role
+// only reads.
+func (s *Server) changeableViolation(ctx context.Context, fp string, u affwatch.User) (affwatch.Violation, error) {
+	v, err := s.visibleViolation(ctx, fp, u)
+	if err != nil {
+		return v, err
+	}
+	if !u.CanChange() {
+		return v, fmt.Errorf("%w: a %s cannot change violations", errForbidden, u.Role)
+	}
+	return v, nil
 }
