@@ -23,6 +23,15 @@ func hourOf(ms int64) int64 {
 	return h
 }
 
+// sqlHourOf is a click's hour in SQL, as hourOf computes it: the floor of its time in whole
+// hours, also before 1970 (SQL's % keeps the sign of ts).
+const sqlHourOf = `(ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000`
+
+// recountClickHours count a store's clicks per affiliate and hour anew (after a copy, which
+// does not carry click_hours).
+var recountClickHours = []string{`DELETE FROM click_hours`,
+	`INSERT INTO click_hours (affiliate_id, hour, clicks) SELECT affiliate_id, ` + sqlHourOf + `, count(*) FROM clicks GROUP BY 1, 2`}
+
 // hourKey is one affiliate's hour in click_hours.
 type hourKey struct {
 	affiliate string
@@ -37,9 +46,8 @@ func (s *DB) EachClickHour(ctx context.Context, from, to time.Time, fn func(affi
 	if from.UnixMilli()%msPerHour != 0 || to.UnixMilli()%msPerHour != 0 {
 		return fmt.Errorf("click hours from %s to %s: both must be on the hour", from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano))
 	}
-	q := `SELECT affiliate_id, hour, clicks FROM click_hours WHERE hour >= ? AND hour < ?`
-	args := []any{hourOf(from.UnixMilli()), hourOf(to.UnixMilli())}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT affiliate_id, hour, clicks FROM click_hours WHERE hour >= ? AND hour < ?`,
+		hourOf(from.UnixMilli()), hourOf(to.UnixMilli()))
 	if err != nil {
 		return fmt.Errorf("click hours: %w", err)
 	}

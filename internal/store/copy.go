@@ -428,12 +428,10 @@ func pgValue(v any, ty string) (any, error) {
 // finish sets each identity column's next value past the ids copied, and commits.
 func (w *pgCopy) finish(ctx context.Context, tables []string) error {
 	// click_hours is not copied: the target counts the clicks it took per affiliate and hour.
-	if _, err := w.tx.Exec(ctx, `DELETE FROM click_hours`); err != nil {
-		return fmt.Errorf("click_hours: %w", err)
-	}
-	if _, err := w.tx.Exec(ctx, `INSERT INTO click_hours (affiliate_id, hour, clicks)
-		SELECT affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, count(*) FROM clicks GROUP BY 1, 2`); err != nil {
-		return fmt.Errorf("click_hours: %w", err)
+	for _, q := range recountClickHours {
+		if _, err := w.tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("click_hours: %w", err)
+		}
 	}
 	for _, t := range tables {
 		var col string
@@ -517,12 +515,10 @@ func (w *sqlCopy) load(ctx context.Context, t string, cols []string, rows *sql.R
 // finish counts the copied clicks per affiliate and hour (click_hours, which AddClicks
 // keeps and a copy does not carry) before committing.
 func (w *sqlCopy) finish(ctx context.Context, _ []string) error {
-	if _, err := w.tx.ExecContext(ctx, `DELETE FROM click_hours`); err != nil {
-		return fmt.Errorf("click_hours: %w", err)
-	}
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO click_hours (affiliate_id, hour, clicks)
-		SELECT affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, count(*) FROM clicks GROUP BY 1, 2`); err != nil {
-		return fmt.Errorf("click_hours: %w", err)
+	for _, q := range recountClickHours {
+		if _, err := w.tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("click_hours: %w", err)
+		}
 	}
 	return w.tx.Commit()
 }

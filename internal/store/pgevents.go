@@ -164,7 +164,7 @@ func (s *DB) copyClicksOnce(ctx context.Context, cs []affwatch.Click, ua map[str
 	var added int
 	err = tx.QueryRow(ctx, `WITH new AS (INSERT INTO click_keys (click_id, ts) SELECT click_id, ts FROM click_stage ON CONFLICT DO NOTHING RETURNING click_id),
 		ins AS (INSERT INTO clicks (`+cols+`) SELECT s.`+strings.ReplaceAll(cols, ", ", ", s.")+` FROM click_stage s JOIN new USING (click_id)
-			RETURNING affiliate_id, (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour),
+			RETURNING affiliate_id, `+sqlHourOf+` AS hour),
 		hours AS (INSERT INTO click_hours (affiliate_id, hour, clicks) SELECT affiliate_id, hour, count(*) FROM ins GROUP BY 1, 2 ORDER BY 1, 2
 			ON CONFLICT (affiliate_id, hour) DO UPDATE SET clicks = click_hours.clicks + excluded.clicks)
 		SELECT count(*) FROM ins`).Scan(&added)
