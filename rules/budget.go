@@ -38,8 +38,11 @@ type memWatch struct {
 
 	mu       sync.Mutex
 	inflight map[int]context.CancelCauseFunc
-	next     int
-	running  bool
+	// dirty is true once the watch stopped evaluations, until their garbage is collected:
+	// the next evaluation watched waits for that, or the heap would blame it.
+	dirty   bool
+	next    int
+	running bool
 }
 
 func newMemWatch(limit uint64) *memWatch {
@@ -53,6 +56,12 @@ func (w *memWatch) watch(cancel context.CancelCauseFunc) (done func()) {
 		return func() {}
 	}
 	w.mu.Lock()
+	if w.dirty {
+		w.dirty = false
+		w.mu.Unlock()
+		runtime.GC()
+		w.mu.Lock()
+	}
 	id := w.next
 	w.next++
 	w.inflight[id] = cancel
@@ -91,6 +100,7 @@ func (w *memWatch) loop() {
 			cancel(fmt.Errorf("%w: the heap reached %d MiB (limit %d MiB)", ErrEvalMemory, sample[0].Value.Uint64()>>20, w.limit>>20))
 			stopped = append(stopped, id)
 		}
+		w.dirty = true
 		w.mu.Unlock()
 		// Let the stopped evaluations return and their garbage be collected before the
 		// heap is judged again, or the next evaluation would be blamed for it.

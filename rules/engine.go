@@ -15,7 +15,6 @@ import (
 	"path"
 	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -773,9 +772,6 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, 
 	}
 	p := e.plan.Load()
 	alone := p.alone
-	// stopped is true after an evaluation was stopped by its budget: its garbage is
-	// collected before the next rule runs, or the memory watch would blame that rule.
-	stopped := false
 	if len(p.shared) > 0 {
 		// Why the shared query failed does not matter: each rule is then run alone.
 		ectx, stop, _ := e.budget(ctx)
@@ -794,15 +790,10 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, 
 		default:
 			// Find the rules at fault, each alone; the others still count.
 			alone = append(slices.Clone(p.shared), p.alone...)
-			stopped = true
 		}
 	}
 	for _, i := range alone {
 		b := &e.binds[i]
-		if stopped && e.mem != nil {
-			runtime.GC()
-			stopped = false
-		}
 		set, err := e.evalAlone(ctx, b, input)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", where, context.Cause(ctx))
@@ -811,7 +802,6 @@ func (e *Engine) evaluate(ctx context.Context, input ast.Value, where, program, 
 			fail(b.rule.ID, err)
 			if errors.Is(err, ErrEvalTimeout) || errors.Is(err, ErrEvalMemory) {
 				e.isolate(ctx, i)
-				stopped = true
 			}
 			continue
 		}
